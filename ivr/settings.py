@@ -1,0 +1,93 @@
+"""Settings, read once from the environment (prefix ``IVR_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development values: known to everyone, so refused outside development.
+DEVELOPMENT_SECRET_KEY = "development-secret-key-not-for-production"
+DEVELOPMENT_AUTH_TOKEN = "development-auth-token"
+_PLACEHOLDERS = frozenset(
+    {"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo", "your-auth-token"}
+)
+
+
+class InsecureSettings(ValueError):
+    pass
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IVR_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    database_url: str = "sqlite:///ivr.db"
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr(DEVELOPMENT_AUTH_TOKEN)
+    sms_from: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_from: str = ""
+
+    timezone: str = "Europe/Stockholm"
+    language: str = "sv"
+    catalogue_dir: Path | None = None
+
+    horizon_days: int = Field(default=90, ge=0, le=3650)
+    allow_hidden_caller_id: bool = False
+    gather_timeout_seconds: int = Field(default=5, ge=1, le=30)
+    max_failures: int = Field(default=3, ge=1, le=10)
+    max_unknown_pupils_per_call: int = Field(default=3, ge=1, le=20)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_outside_development(self) -> Settings:
+        if self.env == "development":
+            return self
+        weak = [
+            name
+            for name, value, development_value in (
+                ("IVR_SECRET_KEY", self.secret_key, DEVELOPMENT_SECRET_KEY),
+                ("IVR_TWILIO_AUTH_TOKEN", self.twilio_auth_token, DEVELOPMENT_AUTH_TOKEN),
+            )
+            if value.get_secret_value().strip().lower() in _PLACEHOLDERS
+            or value.get_secret_value() == development_value
+        ]
+        if len(self.secret_key.get_secret_value()) < 32 and "IVR_SECRET_KEY" not in weak:
+            weak.append("IVR_SECRET_KEY (at least 32 characters)")
+        if weak:
+            raise InsecureSettings(
+                f"{self.env}: set real values for {', '.join(weak)}; development values "
+                "and placeholders are refused outside development"
+            )
+        return self
+
+    @property
+    def personal_number_key(self) -> bytes:
+        return self.secret_key.get_secret_value().encode()
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
