@@ -45,24 +45,20 @@ class PersonalNumber:
 
     @property
     def is_coordination_number(self) -> bool:
-        return int(self.digits[6:8]) > _COORDINATION_DAY_OFFSET
+        return int(self.digits[6:8]) >= _COORDINATION_DAY_OFFSET
 
     @property
     def birth_date(self) -> date:
-        """The birth date; for a coordination number with an unknown month or day, the
-        latest date it can be, so that age checks never make a child older than they are."""
+        """The birth date. A coordination number may have an unknown month (``00``) or day
+        (``60``), or a day the month does not have; then the latest date it can mean, so
+        that age checks never make a child older than they are."""
         year, month, day = int(self.digits[:4]), int(self.digits[4:6]), int(self.digits[6:8])
-        if day > _COORDINATION_DAY_OFFSET:
+        if day >= _COORDINATION_DAY_OFFSET:
             day -= _COORDINATION_DAY_OFFSET
-        if month == 0:
-            month = 12
-        if day == 0:
-            day = calendar.monthrange(year, month)[1]
+            month = month or 12
+            last_day = calendar.monthrange(year, month)[1]
+            day = last_day if day == 0 else min(day, last_day)
         return date(year, month, day)
-
-    def age_on(self, day: date) -> int:
-        born = self.birth_date
-        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
     @property
     def masked(self) -> str:
@@ -79,18 +75,17 @@ class PersonalNumber:
     __str__ = __repr__
 
 
+def age_on(born: date, day: date) -> int:
+    """Whole years from ``born`` to ``day``."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
 def _date_is_possible(year: int, month: int, day: int) -> bool:
-    coordination = day > _COORDINATION_DAY_OFFSET or day == _COORDINATION_DAY_OFFSET
-    if coordination:
-        day -= _COORDINATION_DAY_OFFSET
-        # Skatteverket issues coordination numbers with an unknown month (00) or day (60).
-        if month == 0:
-            return 0 <= day <= 31
-    if not 1 <= month <= 12:
-        return False
-    if coordination and day == 0:
-        return True
-    return 1 <= day <= calendar.monthrange(year, month)[1]
+    if day >= _COORDINATION_DAY_OFFSET:
+        # Skatteverket issues coordination numbers with an unknown month (00) or day (60)
+        # and, in its own test list, days the month does not have (30 February).
+        return 0 <= month <= 12 and day - _COORDINATION_DAY_OFFSET <= 31
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 def parse_personal_number(text: str, today: date) -> PersonalNumber:
@@ -115,13 +110,13 @@ def parse_personal_number(text: str, today: date) -> PersonalNumber:
         raise InvalidPersonalNumber(PersonalNumberProblem.NO_SUCH_DATE)
     if not luhn.is_valid(ten_digits):
         raise InvalidPersonalNumber(PersonalNumberProblem.CHECK_DIGIT)
-    number = PersonalNumber(f"{year:04d}{ten_digits}")
+    number = PersonalNumber(f"{year:04d}{ten_digits[2:]}")
     if number.birth_date > today:
         if century is not None:
             raise InvalidPersonalNumber(PersonalNumberProblem.NO_SUCH_DATE)
         # Written without a century, the number means the most recent birth date that is
         # not in the future.
-        number = PersonalNumber(f"{year - 100:04d}{ten_digits}")
+        number = PersonalNumber(f"{year - 100:04d}{ten_digits[2:]}")
     return number
 
 

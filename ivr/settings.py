@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         ]
         if len(self.secret_key.get_secret_value()) < 32 and "IVR_SECRET_KEY" not in weak:
             weak.append("IVR_SECRET_KEY (at least 32 characters)")
+        if "public_base_url" not in self.model_fields_set:
+            weak.append("IVR_PUBLIC_BASE_URL (the https address the provider calls)")
         if weak:
             raise InsecureSettings(
                 f"{self.env}: set real values for {', '.join(weak)}; development values "

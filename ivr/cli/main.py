@@ -1,0 +1,506 @@
+"""``ivr``: install, import rosters, serve, and place simulated calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.i18n import available_languages
+from ivr.phone import InvalidPhoneNumber, for_display, normalise
+from ivr.roster.csv_file import Roster, RosterInvalid, read_roster
+from ivr.roster.demo import DEMO_LINES, DEMO_ORGANISATION, demo_pupils, demo_roster_csv
+from ivr.settings import Settings, get_settings
+from ivr.store import migrate
+from ivr.store.absences import list_absences
+from ivr.store.db import create_engine, session_factory
+from ivr.store.lines import (
+    ensure_organisation,
+    find_organisation,
+    list_numbers,
+    list_organisations,
+    set_number,
+)
+from ivr.store.models import Organisation
+from ivr.store.outbox import list_messages
+from ivr.store.roster import ImportSummary, RosterConflict, import_roster
+
+app = typer.Typer(help="Telephone absence line for schools.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+roster_app = typer.Typer(help="Pupils and guardians.", no_args_is_help=True)
+absences_app = typer.Typer(help="Reported absences.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Confirmations waiting to be sent, sent and failed.", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations (municipalities, school owners).", no_args_is_help=True)
+number_app = typer.Typer(help="The phone numbers guardians call.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (roster_app, "roster"),
+    (absences_app, "absences"),
+    (outbox_app, "outbox"),
+    (org_app, "org"),
+    (number_app, "number"),
+):
+    app.add_typer(sub, name=name)
+
+console = Console()
+errors = Console(stderr=True)
+_T = TypeVar("_T")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _with_session(
+    work: Callable[[AsyncSession, Settings], Awaitable[_T]], upgrade: bool = True
+) -> _T:
+    """Run ``work`` in one transaction on an up-to-date database; it commits if ``work`` returns."""
+    settings = get_settings()
+    if upgrade:
+        migrate.upgrade(settings.database_url)
+
+    async def run() -> _T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await work(session, settings)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+class _DryRun(Exception):
+    def __init__(self, summary: ImportSummary) -> None:
+        self.summary = summary
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Upgrade the database to the latest migration, then answer calls."""
+    import uvicorn
+
+    settings = get_settings()
+    if settings.env == "development" and "public_base_url" not in settings.model_fields_set:
+        # Signatures are checked against the public URL; in development that is this server.
+        os.environ["IVR_PUBLIC_BASE_URL"] = f"http://{host}:{port}"
+        get_settings.cache_clear()
+        settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    console.print(
+        f"Absence line on http://{host}:{port} (public URL {settings.public_base_url}), "
+        f"database {_safe_url(settings.database_url)}"
+    )
+    uvicorn.run(
+        "ivr.voice.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- db ----------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every Alembic migration not yet applied."""
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    console.print(f"Database {_safe_url(settings.database_url)} is up to date.")
+
+
+# --- organisations and numbers -------------------------------------------------------------
+
+
+@org_app.command("add")
+def org_add(
+    name: str,
+    timezone: Annotated[str | None, typer.Option(help="Default: IVR_TIMEZONE.")] = None,
+    language: Annotated[str | None, typer.Option(help="Default: IVR_LANGUAGE.")] = None,
+) -> None:
+    """Add an organisation (or leave an existing one as it is)."""
+
+    async def work(session: AsyncSession, settings: Settings) -> Organisation:
+        zone = timezone or settings.timezone
+        ZoneInfo(zone)
+        return await ensure_organisation(session, name, zone, language or settings.language)
+
+    organisation = _with_session(work)
+    console.print(f"Organisation {organisation.name!r} ({organisation.timezone}, {organisation.language}).")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organisations."""
+
+    async def work(session: AsyncSession, _settings: Settings) -> list[Organisation]:
+        return await list_organisations(session)
+
+    table = Table("name", "time zone", "language")
+    for organisation in _with_session(work):
+        table.add_row(organisation.name, organisation.timezone, organisation.language)
+    console.print(table)
+
+
+@number_app.command("add")
+def number_add(
+    number: str,
+    org: Annotated[str, typer.Option(help="The organisation that answers this number.")],
+    language: Annotated[
+        str | None, typer.Option(help="The language calls to this number start in.")
+    ] = None,
+) -> None:
+    """Tie a phone number guardians call to an organisation (and a language)."""
+    try:
+        e164 = normalise(number)
+    except InvalidPhoneNumber as error:
+        raise _fail(f"{number!r}: {error}") from None
+    if language and language not in available_languages(get_settings().catalogue_dir):
+        raise _fail(f"no catalogue for language {language!r}")
+
+    async def work(session: AsyncSession, _settings: Settings) -> None:
+        organisation = await find_organisation(session, org)
+        if organisation is None:
+            raise _fail(f"no organisation {org!r}; add it with `ivr org add`")
+        await set_number(session, organisation, e164, language)
+
+    _with_session(work)
+    console.print(f"{e164} now answers for {org}" + (f" in {language}" if language else "") + ".")
+
+
+@number_app.command("list")
+def number_list() -> None:
+    """List the numbers guardians call."""
+
+    async def work(session: AsyncSession, _settings: Settings) -> list[tuple[str, str, str]]:
+        return [
+            (number.number, organisation.name, number.language or organisation.language)
+            for number, organisation in await list_numbers(session)
+        ]
+
+    table = Table("number", "organisation", "language")
+    for row in _with_session(work):
+        table.add_row(*row)
+    console.print(table)
+
+
+# --- roster ------------------------------------------------------------------------------
+
+
+async def _organisation_for_import(session: AsyncSession, name: str | None) -> Organisation:
+    if name is not None:
+        organisation = await find_organisation(session, name)
+        if organisation is None:
+            raise _fail(f"no organisation {name!r}; add it with `ivr org add`")
+        return organisation
+    organisations = await list_organisations(session)
+    if len(organisations) == 1:
+        return organisations[0]
+    if not organisations:
+        raise _fail("there is no organisation yet; add one with `ivr org add NAME`")
+    raise _fail("there are several organisations; say which with --org")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    )
+
+
+def _import(
+    data: bytes, organisation_name: str | None, dry_run: bool, quiet: bool = False
+) -> ImportSummary:
+    settings = get_settings()
+    today = datetime.now(ZoneInfo(settings.timezone)).date()
+    try:
+        roster = read_roster(data, today, available_languages(settings.catalogue_dir))
+    except RosterInvalid as invalid:
+        _report_errors(invalid.errors)
+        raise typer.Exit(1) from None
+
+    async def work(session: AsyncSession, settings: Settings) -> ImportSummary:
+        organisation = await _organisation_for_import(session, organisation_name)
+        with _progress() as progress:
+            task = progress.add_task("Importing pupils", total=len(roster.pupils))
+            summary = await import_roster(
+                session,
+                organisation.id,
+                roster,
+                settings.personal_number_key,
+                progress=lambda done: progress.update(task, completed=done),
+            )
+        if dry_run:
+            raise _DryRun(summary)
+        return summary
+
+    try:
+        summary = _with_session(work)
+    except _DryRun as dry:
+        _print_summary(dry.summary, roster, dry_run=True)
+        return dry.summary
+    except RosterConflict as conflict:
+        _report_errors(conflict.errors)
+        raise typer.Exit(1) from None
+    if not quiet:
+        _print_summary(summary, roster, dry_run=False)
+    return summary
+
+
+def _report_errors(problems: list[object]) -> None:
+    errors.print(f"[red]The roster was not imported: {len(problems)} problem(s).[/red]")
+    for problem in problems:
+        errors.print(f"  {problem}")
+    errors.print("Nothing from the file was written.")
+
+
+def _print_summary(summary: ImportSummary, roster: Roster, dry_run: bool) -> None:
+    verb = "Would import" if dry_run else "Imported"
+    console.print(
+        f"{verb} {summary.rows} rows: {len(roster.pupils)} pupils "
+        f"({summary.pupils_added} new, {summary.pupils_updated} changed, "
+        f"{summary.pupils_unchanged} unchanged), guardians {summary.guardians_added} new and "
+        f"{summary.guardians_updated} changed, links {summary.links_added} added and "
+        f"{summary.links_removed} removed."
+    )
+    if summary.schools_added:
+        console.print(f"New schools: {', '.join(summary.schools_added)}.")
+    if dry_run:
+        console.print("Dry run: nothing was written.")
+
+
+@roster_app.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count; write nothing.")] = False,
+    org: Annotated[str | None, typer.Option(help="Organisation (needed if there are several).")] = None,
+) -> None:
+    """Import a roster CSV: all rows or none. Bad rows are listed with their line numbers."""
+    _import(file.read_bytes(), org, dry_run)
+
+
+# --- demo --------------------------------------------------------------------------------
+
+
+@app.command()
+def demo() -> None:
+    """Load a demo organisation, schools, pupils and guardians, and show how to call."""
+    settings = get_settings()
+
+    async def work(session: AsyncSession, settings: Settings) -> None:
+        organisation = await ensure_organisation(
+            session, DEMO_ORGANISATION, settings.timezone, settings.language
+        )
+        for number, language in DEMO_LINES.items():
+            await set_number(session, organisation, number, language)
+
+    _with_session(work)
+    pupils = demo_pupils()
+    _import(demo_roster_csv(pupils), DEMO_ORGANISATION, dry_run=False, quiet=True)
+    table = Table(title=f"{DEMO_ORGANISATION}: demo pupils (test personal numbers)")
+    for column in ("personal number", "pupil", "school", "group", "guardians"):
+        table.add_column(column)
+    for pupil in pupils:
+        table.add_row(
+            pupil.personal_number[2:],
+            f"{pupil.first_name} {pupil.last_name}",
+            pupil.school,
+            pupil.group,
+            ", ".join(f"{name} {for_display(phone)}" for name, phone, _e, _l in pupil.guardians),
+        )
+    console.print(table)
+    line = next(iter(DEMO_LINES))
+    caller = pupils[2].guardians[0][1]
+    console.print(
+        f"Lines: {', '.join(f'{n} ({lang or settings.language})' for n, lang in DEMO_LINES.items())}\n"
+        "Place a call (whole day today) while the server runs:\n"
+        f"  ivr call --to {line} --from {caller} {pupils[2].personal_number[2:]} 9\n"
+        "or without keys for an interactive call:\n"
+        f"  ivr call --to {line} --from {caller}"
+    )
+
+
+# --- call --------------------------------------------------------------------------------
+
+
+@app.command()
+def call(
+    keys: Annotated[
+        list[str] | None,
+        typer.Argument(help="Keys for each prompt in turn; '' is silence. None: interactive."),
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="The line's base URL. Default: IVR_PUBLIC_BASE_URL.")] = None,
+    from_: Annotated[str, typer.Option("--from", help="The caller's number.")] = "+46701740607",
+    to: Annotated[str, typer.Option(help="The number called.")] = next(iter(DEMO_LINES)),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the outcome.")] = False,
+) -> None:
+    """Place a simulated call. Exit status 0 if an absence was recorded."""
+    from ivr.cli.simulator import CallFailed, CallSimulator, keys_from_list
+
+    settings = get_settings()
+    base_url = url or settings.public_base_url
+    simulator = CallSimulator(
+        base_url,
+        settings.twilio_auth_token.get_secret_value(),
+        caller=from_,
+        called=to,
+        account_sid=settings.twilio_account_sid,
+        show=(lambda _line: None) if quiet else console.print,
+    )
+    source = keys_from_list(list(keys)) if keys else _ask_keys
+    try:
+        result = simulator.place(source)
+    except CallFailed as error:
+        raise _fail(str(error), code=2) from None
+    except Exception as error:  # noqa: BLE001 - network errors of any kind end the check
+        raise _fail(f"could not reach {base_url}: {error}", code=2) from None
+    if result.recorded:
+        console.print(f"Recorded: {', '.join(result.references)} ({result.ended_by}).")
+        return
+    console.print(f"No absence recorded ({result.ended_by}).")
+    raise typer.Exit(1)
+
+
+def _ask_keys() -> str | None:
+    try:
+        answer = console.input("[bold]keys[/bold] (Enter: silence, q: hang up) > ")
+    except EOFError:
+        return None
+    return None if answer.strip().lower() == "q" else answer.strip()
+
+
+# --- listings ----------------------------------------------------------------------------
+
+
+@absences_app.command("list")
+def absences_list(
+    on: Annotated[
+        datetime | None,
+        typer.Option("--date", formats=["%Y-%m-%d"], help="Only absences covering this day."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+) -> None:
+    """Reported absences, newest report first."""
+    day: date | None = on.date() if on else None
+
+    async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
+        rows = []
+        for listing in await list_absences(session, day, limit):
+            absence = listing.absence
+            rows.append(
+                {
+                    "reference": absence.reference,
+                    "pupil_id": listing.pupil.external_id,
+                    "pupil": f"{listing.pupil.first_name} {listing.pupil.last_name}",
+                    "group": listing.pupil.group_name,
+                    "school": listing.school.name,
+                    "start_date": absence.start_date.isoformat(),
+                    "start_time": absence.start_time.strftime("%H:%M") if absence.start_time else None,
+                    "end_date": absence.end_date.isoformat(),
+                    "end_time": absence.end_time.strftime("%H:%M") if absence.end_time else None,
+                    "reported_at": absence.reported_at.astimezone(ZoneInfo(_settings.timezone)).isoformat(),
+                    "caller": absence.caller,
+                    "caller_is_guardian": absence.caller_is_guardian,
+                    "status": absence.status,
+                }
+            )
+        return rows
+
+    rows = _with_session(work)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("reference", "pupil", "school", "group", "from", "to", "reported", "caller", "status")
+    for row in rows:
+        table.add_row(
+            str(row["reference"]),
+            str(row["pupil"]),
+            str(row["school"]),
+            str(row["group"]),
+            f"{row['start_date']} {row['start_time'] or ''}".strip(),
+            f"{row['end_date']} {row['end_time'] or ''}".strip(),
+            str(row["reported_at"])[:16].replace("T", " "),
+            f"{row['caller']}{' (guardian)' if row['caller_is_guardian'] else ''}",
+            str(row["status"]),
+        )
+    console.print(table)
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[str | None, typer.Option(help="Only messages with this status.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
+) -> None:
+    """Confirmations: pending, sent and failed, and why."""
+
+    async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
+        return [
+            {
+                "id": message.id,
+                "absence_reference": reference,
+                "kind": message.kind,
+                "channel": message.channel,
+                "to": message.address,
+                "language": message.language,
+                "status": message.status,
+                "attempts": message.attempts,
+                "next_attempt_at": message.next_attempt_at.isoformat(),
+                "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+                "provider_id": message.provider_id,
+                "last_error": message.last_error,
+                "body": message.body,
+            }
+            for message, reference in await list_messages(session, status, limit)
+        ]
+
+    rows = _with_session(work)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table("absence", "channel", "to", "status", "attempts", "last error")
+    for row in rows:
+        table.add_row(
+            str(row["absence_reference"]),
+            str(row["channel"]),
+            str(row["to"]),
+            str(row["status"]),
+            str(row["attempts"]),
+            str(row["last_error"] or ""),
+        )
+    console.print(table)

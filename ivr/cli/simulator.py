@@ -1,0 +1,160 @@
+"""A phone call, simulated over the provider's webhook protocol.
+
+Signs every request as Twilio does and follows the TwiML the way Twilio does: ``<Say>`` is
+heard, ``<Gather>`` collects keys (stopping at ``finishOnKey`` or after ``numDigits``) and
+posts them to its ``action``, a gather that hears nothing falls through to the next verb,
+``<Redirect>`` fetches new TwiML, ``<Hangup>`` or the end of the document ends the call.
+"""
+
+from __future__ import annotations
+
+import secrets
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from ivr.personal_number import mask_personal_numbers
+
+ABSENCE_HEADER = "X-Absence-Reference"
+MAX_REQUESTS = 200
+
+
+class CallFailed(RuntimeError):
+    """The line answered with something other than TwiML."""
+
+
+@dataclass
+class CallResult:
+    call_sid: str
+    heard: list[str] = field(default_factory=list)
+    keys_sent: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    requests: int = 0
+    ended_by: str = "end of document"
+
+    @property
+    def recorded(self) -> bool:
+        return bool(self.references)
+
+
+KeySource = Callable[[], str | None]
+"""Gives the keys for the next gather: a string (``""`` is silence) or None to hang up."""
+
+
+def keys_from_list(keys: list[str]) -> KeySource:
+    remaining: Iterator[str] = iter(keys)
+    return lambda: next(remaining, None)
+
+
+class CallSimulator:
+    def __init__(
+        self,
+        base_url: str,
+        auth_token: str,
+        caller: str,
+        called: str,
+        account_sid: str = "",
+        client: httpx.Client | None = None,
+        show: Callable[[str], None] = lambda _line: None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.validator = RequestValidator(auth_token)
+        self.client = client or httpx.Client(timeout=15.0)
+        self.show = show
+        self.call_sid = "CA" + secrets.token_hex(16)
+        self.params = {
+            "CallSid": self.call_sid,
+            "AccountSid": account_sid or "AC" + "0" * 32,
+            "From": caller,
+            "To": called,
+            "Caller": caller,
+            "Called": called,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+
+    def post(self, url: str, extra: dict[str, str]) -> httpx.Response:
+        params = {**self.params, **extra}
+        signature = self.validator.compute_signature(url, params)
+        return self.client.post(url, data=params, headers={"X-Twilio-Signature": signature})
+
+    def place(self, next_keys: KeySource) -> CallResult:
+        result = CallResult(self.call_sid)
+        url = f"{self.base_url}/twilio/voice"
+        document = self._fetch(url, {"CallStatus": "ringing"}, result)
+        while document is not None:
+            document, url = self._run(document, url, next_keys, result)
+        self.post(
+            f"{self.base_url}/twilio/voice/status",
+            {"CallStatus": "completed", "CallDuration": str(max(1, result.requests * 5))},
+        )
+        return result
+
+    def _fetch(self, url: str, extra: dict[str, str], result: CallResult) -> ET.Element:
+        result.requests += 1
+        if result.requests > MAX_REQUESTS:
+            raise CallFailed(f"more than {MAX_REQUESTS} requests: the call does not end")
+        response = self.post(url, {"CallStatus": "in-progress"} | extra)
+        if response.status_code != 200:
+            raise CallFailed(f"{url} answered {response.status_code}: {response.text[:200]}")
+        if reference := response.headers.get(ABSENCE_HEADER):
+            result.references.append(reference)
+            self.show(f"  [recorded: reference {reference}]")
+        try:
+            root = ET.fromstring(response.content)
+        except ET.ParseError as error:
+            raise CallFailed(f"{url} answered something that is not TwiML: {error}") from None
+        if root.tag != "Response":
+            raise CallFailed(f"{url} answered <{root.tag}>, not <Response>")
+        return root
+
+    def _hear(self, element: ET.Element, result: CallResult) -> None:
+        text = " ".join((element.text or "").split())
+        result.heard.append(text)
+        self.show(f"◀ {text}")
+
+    def _run(
+        self, document: ET.Element, url: str, next_keys: KeySource, result: CallResult
+    ) -> tuple[ET.Element | None, str]:
+        """Play one TwiML document; the next document to play and its URL, or None at the end."""
+        for verb in document:
+            if verb.tag == "Say":
+                self._hear(verb, result)
+            elif verb.tag == "Gather":
+                for nested in verb:
+                    if nested.tag == "Say":
+                        self._hear(nested, result)
+                pressed = next_keys()
+                if pressed is None:
+                    result.ended_by = "caller hung up"
+                    self.show("☎ caller hangs up")
+                    return None, url
+                digits = _gathered(verb, pressed)
+                result.keys_sent.append(digits)
+                self.show(f"▶ {mask_personal_numbers(digits) if digits else '(silence)'}")
+                if digits or verb.get("actionOnEmptyResult") == "true":
+                    action = urljoin(url, verb.get("action") or url)
+                    return self._fetch(action, {"Digits": digits}, result), action
+            elif verb.tag == "Redirect":
+                target = urljoin(url, (verb.text or "").strip())
+                return self._fetch(target, {}, result), target
+            elif verb.tag in {"Hangup", "Reject"}:
+                result.ended_by = "line hung up"
+                return None, url
+        return None, url
+
+
+def _gathered(gather: ET.Element, pressed: str) -> str:
+    """The digits Twilio would post: up to ``finishOnKey`` (default ``#``), at most ``numDigits``."""
+    finish = gather.get("finishOnKey", "#")
+    digits = pressed
+    if finish and finish in digits:
+        digits = digits[: digits.index(finish)]
+    limit = gather.get("numDigits")
+    if limit and limit.isdigit():
+        digits = digits[: int(limit)]
+    return digits

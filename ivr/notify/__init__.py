@@ -1,0 +1,1 @@
+"""Confirmations: who is told of a report, what they are told, and (later) sending it."""

@@ -1,0 +1,84 @@
+"""Recording a report: the absence and every confirmation of it, in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.absence import AbsencePeriod
+from ivr.i18n import Catalogue
+from ivr.notify.confirmations import (
+    Recipient,
+    ReportFacts,
+    caller_relation,
+    choose_recipients,
+    confirmation_drafts,
+)
+from ivr.personal_number import age_on
+from ivr.store.absences import NewAbsence, add_absence
+from ivr.store.models import Absence, Pupil
+from ivr.store.outbox import queue
+from ivr.store.roster import load_pupil
+
+
+def _recipients(pupil: Pupil) -> tuple[Recipient, list[Recipient]]:
+    own = Recipient(
+        key=f"pupil:{pupil.id}",
+        name=f"{pupil.first_name} {pupil.last_name}",
+        phone=pupil.phone,
+        email=pupil.email,
+        language=None,
+    )
+    guardians = [
+        Recipient(f"guardian:{g.id}", g.name, g.phone, g.email, g.language)
+        for g in pupil.guardians
+    ]
+    return own, guardians
+
+
+async def record_report(
+    session: AsyncSession,
+    *,
+    organisation_id: int,
+    pupil_id: int,
+    period: AbsencePeriod,
+    caller: str,
+    call_sid: str,
+    number_in_call: int,
+    reported_at: datetime,
+    catalogue_for: Callable[[str | None], Catalogue],
+) -> Absence:
+    """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
+    pupil = await load_pupil(session, pupil_id)
+    own, guardians = _recipients(pupil)
+    relation = caller_relation(caller, own, guardians)
+    absence = await add_absence(
+        session,
+        NewAbsence(
+            organisation_id=organisation_id,
+            school_id=pupil.school_id,
+            pupil_id=pupil.id,
+            period=period,
+            reported_at=reported_at,
+            caller=caller,
+            caller_is_guardian=relation == "guardian",
+            call_sid=call_sid,
+            number_in_call=number_in_call,
+        ),
+    )
+    facts = ReportFacts(
+        reference=absence.reference,
+        first_name=pupil.first_name,
+        last_name=pupil.last_name,
+        group=pupil.group_name,
+        school=pupil.school.name,
+        period=period,
+        reported_at=reported_at,
+        caller=caller,
+        caller_relation=relation,
+    )
+    recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
+    await queue(session, absence.id, confirmation_drafts(facts, recipients, catalogue_for))
+    return absence

@@ -1,0 +1,1 @@
+"""Rosters: the CSV file operators import, checked row by row before anything is written."""

@@ -1,0 +1,96 @@
+"""Absences: recorded from a call, listed for staff and operators."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.absence import AbsencePeriod
+from ivr.store.models import Absence, Pupil, School
+
+# No 0/O, 1/I/L or U: a reference is read aloud and typed by people.
+_REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_LENGTH = 8
+
+
+def new_reference() -> str:
+    return "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+@dataclass(frozen=True, slots=True)
+class NewAbsence:
+    organisation_id: int
+    school_id: int
+    pupil_id: int
+    period: AbsencePeriod
+    reported_at: datetime
+    caller: str
+    caller_is_guardian: bool
+    call_sid: str
+    number_in_call: int
+
+
+async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
+    """Insert with a fresh reference; on the (rare) clash of references, draw again.
+
+    Any other constraint (the same report of the same call twice) is left to the caller.
+    """
+    for _attempt in range(5):
+        absence = Absence(
+            reference=new_reference(),
+            organisation_id=new.organisation_id,
+            school_id=new.school_id,
+            pupil_id=new.pupil_id,
+            start_date=new.period.start_date,
+            start_time=new.period.start_time,
+            end_date=new.period.end_date,
+            end_time=new.period.end_time,
+            reported_at=new.reported_at,
+            caller=new.caller,
+            caller_is_guardian=new.caller_is_guardian,
+            call_sid=new.call_sid,
+            number_in_call=new.number_in_call,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(absence)
+        except IntegrityError:
+            if await _reference_taken(session, absence.reference):
+                continue
+            raise
+        return absence
+    raise RuntimeError("could not draw a free absence reference")
+
+
+async def _reference_taken(session: AsyncSession, reference: str) -> bool:
+    return (await session.scalar(select(Absence.id).where(Absence.reference == reference))) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AbsenceListing:
+    absence: Absence
+    pupil: Pupil
+    school: School
+
+
+async def list_absences(
+    session: AsyncSession, on_day: date | None = None, limit: int | None = None
+) -> list[AbsenceListing]:
+    """Absences, newest report first; with ``on_day``, those that cover that day."""
+    query = (
+        select(Absence, Pupil, School)
+        .join(Pupil, Absence.pupil_id == Pupil.id)
+        .join(School, Absence.school_id == School.id)
+        .order_by(Absence.reported_at.desc(), Absence.id.desc())
+    )
+    if on_day is not None:
+        query = query.where(Absence.start_date <= on_day, Absence.end_date >= on_day)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = await session.execute(query)
+    return [AbsenceListing(absence, pupil, school) for absence, pupil, school in rows.tuples()]

@@ -1,0 +1,1 @@
+"""The provider edge: Twilio webhooks in, TwiML out."""
