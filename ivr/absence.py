@@ -74,7 +74,7 @@ class ReportingRules:
         return None
 
     def check(self, period: AbsencePeriod) -> PeriodProblem | None:
-        """Every rule at once, for callers other than the keypad flow (which checks step by step)."""
+        """Every rule at once (the keypad flow checks them step by step instead)."""
         problem = self.check_start_date(period.start_date) or self.check_end_date(
             period.start_date, period.end_date
         )

@@ -32,8 +32,7 @@ def _recipients(pupil: Pupil) -> tuple[Recipient, list[Recipient]]:
         language=None,
     )
     guardians = [
-        Recipient(f"guardian:{g.id}", g.name, g.phone, g.email, g.language)
-        for g in pupil.guardians
+        Recipient(f"guardian:{g.id}", g.name, g.phone, g.email, g.language) for g in pupil.guardians
     ]
     return own, guardians
 

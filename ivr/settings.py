@@ -11,8 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development values: known to everyone, so refused outside development.
-DEVELOPMENT_SECRET_KEY = "development-secret-key-not-for-production"
-DEVELOPMENT_AUTH_TOKEN = "development-auth-token"
+DEVELOPMENT_SECRET_KEY = "development-secret-key-not-for-production"  # noqa: S105 - public on purpose
+DEVELOPMENT_AUTH_TOKEN = "development-auth-token"  # noqa: S105 - public on purpose
 _PLACEHOLDERS = frozenset(
     {"", "changeme", "change-me", "secret", "placeholder", "xxx", "todo", "your-auth-token"}
 )

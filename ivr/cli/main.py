@@ -6,12 +6,13 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
+import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.i18n import available_languages
 from ivr.phone import InvalidPhoneNumber, for_display, normalise
 from ivr.roster.csv_file import Roster, RosterInvalid, read_roster
-from ivr.roster.demo import DEMO_LINES, DEMO_ORGANISATION, demo_pupils, demo_roster_csv
+from ivr.roster.demo import (
+    DEMO_CALLER,
+    DEMO_EXAMPLE_PUPIL,
+    DEMO_LINES,
+    DEMO_ORGANISATION,
+    demo_pupils,
+    demo_roster_csv,
+)
 from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.absences import list_absences
@@ -41,7 +49,9 @@ app = typer.Typer(help="Telephone absence line for schools.", no_args_is_help=Tr
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 roster_app = typer.Typer(help="Pupils and guardians.", no_args_is_help=True)
 absences_app = typer.Typer(help="Reported absences.", no_args_is_help=True)
-outbox_app = typer.Typer(help="Confirmations waiting to be sent, sent and failed.", no_args_is_help=True)
+outbox_app = typer.Typer(
+    help="Confirmations waiting to be sent, sent and failed.", no_args_is_help=True
+)
 org_app = typer.Typer(help="Organisations (municipalities, school owners).", no_args_is_help=True)
 number_app = typer.Typer(help="The phone numbers guardians call.", no_args_is_help=True)
 for sub, name in (
@@ -156,7 +166,9 @@ def org_add(
         return await ensure_organisation(session, name, zone, language or settings.language)
 
     organisation = _with_session(work)
-    console.print(f"Organisation {organisation.name!r} ({organisation.timezone}, {organisation.language}).")
+    console.print(
+        f"Organisation {organisation.name!r} ({organisation.timezone}, {organisation.language})."
+    )
 
 
 @org_app.command("list")
@@ -281,7 +293,7 @@ def _import(
     return summary
 
 
-def _report_errors(problems: list[object]) -> None:
+def _report_errors(problems: Sequence[object]) -> None:
     errors.print(f"[red]The roster was not imported: {len(problems)} problem(s).[/red]")
     for problem in problems:
         errors.print(f"  {problem}")
@@ -306,8 +318,12 @@ def _print_summary(summary: ImportSummary, roster: Roster, dry_run: bool) -> Non
 @roster_app.command("import")
 def roster_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count; write nothing.")] = False,
-    org: Annotated[str | None, typer.Option(help="Organisation (needed if there are several).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count; write nothing.")
+    ] = False,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation (needed if there are several).")
+    ] = None,
 ) -> None:
     """Import a roster CSV: all rows or none. Bad rows are listed with their line numbers."""
     _import(file.read_bytes(), org, dry_run)
@@ -344,11 +360,13 @@ def demo() -> None:
         )
     console.print(table)
     line = next(iter(DEMO_LINES))
-    caller = pupils[2].guardians[0][1]
+    example = pupils[DEMO_EXAMPLE_PUPIL]
+    caller = example.guardians[0][1]
+    lines = ", ".join(f"{n} ({lang or settings.language})" for n, lang in DEMO_LINES.items())
     console.print(
-        f"Lines: {', '.join(f'{n} ({lang or settings.language})' for n, lang in DEMO_LINES.items())}\n"
+        f"Lines: {lines}\n"
         "Place a call (whole day today) while the server runs:\n"
-        f"  ivr call --to {line} --from {caller} {pupils[2].personal_number[2:]} 9\n"
+        f"  ivr call --to {line} --from {caller} {example.personal_number[2:]} 9\n"
         "or without keys for an interactive call:\n"
         f"  ivr call --to {line} --from {caller}"
     )
@@ -363,8 +381,10 @@ def call(
         list[str] | None,
         typer.Argument(help="Keys for each prompt in turn; '' is silence. None: interactive."),
     ] = None,
-    url: Annotated[str | None, typer.Option(help="The line's base URL. Default: IVR_PUBLIC_BASE_URL.")] = None,
-    from_: Annotated[str, typer.Option("--from", help="The caller's number.")] = "+46701740607",
+    url: Annotated[
+        str | None, typer.Option(help="The line's base URL. Default: IVR_PUBLIC_BASE_URL.")
+    ] = None,
+    from_: Annotated[str, typer.Option("--from", help="The caller's number.")] = DEMO_CALLER,
     to: Annotated[str, typer.Option(help="The number called.")] = next(iter(DEMO_LINES)),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the outcome.")] = False,
 ) -> None:
@@ -386,7 +406,7 @@ def call(
         result = simulator.place(source)
     except CallFailed as error:
         raise _fail(str(error), code=2) from None
-    except Exception as error:  # noqa: BLE001 - network errors of any kind end the check
+    except httpx.HTTPError as error:
         raise _fail(f"could not reach {base_url}: {error}", code=2) from None
     if result.recorded:
         console.print(f"Recorded: {', '.join(result.references)} ({result.ended_by}).")
@@ -419,7 +439,7 @@ def absences_list(
     day: date | None = on.date() if on else None
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
-        rows = []
+        rows: list[dict[str, object]] = []
         for listing in await list_absences(session, day, limit):
             absence = listing.absence
             rows.append(
@@ -430,10 +450,14 @@ def absences_list(
                     "group": listing.pupil.group_name,
                     "school": listing.school.name,
                     "start_date": absence.start_date.isoformat(),
-                    "start_time": absence.start_time.strftime("%H:%M") if absence.start_time else None,
+                    "start_time": absence.start_time.strftime("%H:%M")
+                    if absence.start_time
+                    else None,
                     "end_date": absence.end_date.isoformat(),
                     "end_time": absence.end_time.strftime("%H:%M") if absence.end_time else None,
-                    "reported_at": absence.reported_at.astimezone(ZoneInfo(_settings.timezone)).isoformat(),
+                    "reported_at": absence.reported_at.astimezone(
+                        ZoneInfo(_settings.timezone)
+                    ).isoformat(),
                     "caller": absence.caller,
                     "caller_is_guardian": absence.caller_is_guardian,
                     "status": absence.status,
@@ -445,7 +469,9 @@ def absences_list(
     if as_json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("reference", "pupil", "school", "group", "from", "to", "reported", "caller", "status")
+    table = Table(
+        "reference", "pupil", "school", "group", "from", "to", "reported", "caller", "status"
+    )
     for row in rows:
         table.add_row(
             str(row["reference"]),

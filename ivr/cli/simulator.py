@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import httpx
+from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
 from ivr.personal_number import mask_personal_numbers
@@ -85,7 +86,7 @@ class CallSimulator:
     def place(self, next_keys: KeySource) -> CallResult:
         result = CallResult(self.call_sid)
         url = f"{self.base_url}/twilio/voice"
-        document = self._fetch(url, {"CallStatus": "ringing"}, result)
+        document: ET.Element | None = self._fetch(url, {"CallStatus": "ringing"}, result)
         while document is not None:
             document, url = self._run(document, url, next_keys, result)
         self.post(
@@ -105,8 +106,8 @@ class CallSimulator:
             result.references.append(reference)
             self.show(f"  [recorded: reference {reference}]")
         try:
-            root = ET.fromstring(response.content)
-        except ET.ParseError as error:
+            root = defused.fromstring(response.content)
+        except defused.ParseError as error:
             raise CallFailed(f"{url} answered something that is not TwiML: {error}") from None
         if root.tag != "Response":
             raise CallFailed(f"{url} answered <{root.tag}>, not <Response>")
@@ -149,7 +150,7 @@ class CallSimulator:
 
 
 def _gathered(gather: ET.Element, pressed: str) -> str:
-    """The digits Twilio would post: up to ``finishOnKey`` (default ``#``), at most ``numDigits``."""
+    """What Twilio would post: keys up to ``finishOnKey`` (default ``#``), ``numDigits`` at most."""
     finish = gather.get("finishOnKey", "#")
     digits = pressed
     if finish and finish in digits:

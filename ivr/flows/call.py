@@ -88,7 +88,15 @@ class UnknownPupil:
 
 
 FlowInput = (
-    Silence | Help | Restart | Nine | DateKeys | TimeKeys | OneKey | Invalid | KnownPupil
+    Silence
+    | Help
+    | Restart
+    | Nine
+    | DateKeys
+    | TimeKeys
+    | OneKey
+    | Invalid
+    | KnownPupil
     | UnknownPupil
 )
 
@@ -244,11 +252,21 @@ def _miss(state: CallState, error: Say, context: CallContext) -> Turn:
     return _ask(replace(state, failures=failures), error)
 
 
+_SPOKEN_PROBLEMS: Mapping[Step, frozenset[KeyProblem]] = {
+    Step.PERSONAL_NUMBER: frozenset({KeyProblem.NO_SUCH_DATE, KeyProblem.CHECK_DIGIT}),
+    Step.START: frozenset({KeyProblem.NO_SUCH_DATE}),
+    Step.END_DATE: frozenset({KeyProblem.NO_SUCH_DATE}),
+    Step.START_TIME: frozenset({KeyProblem.NO_SUCH_TIME}),
+    Step.END_TIME: frozenset({KeyProblem.NO_SUCH_TIME}),
+}
+
+
 def _error(current: Step, problem: KeyProblem) -> Say:
+    """The message for a wrong entry. A problem the step cannot have (letters, which only a
+    forged request carries) is answered with what the step expects."""
     if current is Step.ANOTHER:
         return Say("error.another.wrong_key")
-    if problem is KeyProblem.NOT_DIGITS:
-        # Only a forged request can carry letters; the caller-facing answer is the length.
+    if problem not in _SPOKEN_PROBLEMS.get(current, frozenset()):
         problem = KeyProblem.WRONG_LENGTH
     return Say(f"error.{current}.{problem}")
 

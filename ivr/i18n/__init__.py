@@ -84,7 +84,9 @@ class Catalogue:
             return self._fill(f"{prefix}.whole_day", values)
         end = self.date(period.end_date, short)
         if period.start_time:
-            start = self._fill(f"{prefix}.at_time", {"date": start, "time": self.time(period.start_time)})
+            start = self._fill(
+                f"{prefix}.at_time", {"date": start, "time": self.time(period.start_time)}
+            )
         if period.end_time:
             end = self._fill(f"{prefix}.at_time", {"date": end, "time": self.time(period.end_time)})
         return self._fill(f"{prefix}.several_days", {"start": start, "end": end})
@@ -100,7 +102,8 @@ class _PlainFormatter(Formatter):
     def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
         if not field_name.isidentifier():
             raise MissingText(f"only plain {{name}} fields are allowed, not {{{field_name}}}")
-        return super().get_field(field_name, args, kwargs)
+        value, used = super().get_field(field_name, args, kwargs)
+        return value, str(used)
 
 
 _SAFE_FORMATTER = _PlainFormatter()

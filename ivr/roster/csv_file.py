@@ -99,9 +99,7 @@ class RosterInvalid(ValueError):
         self.errors = errors
 
 
-def read_roster(
-    data: bytes, today: date, languages: Iterable[str], region: str = "SE"
-) -> Roster:
+def read_roster(data: bytes, today: date, languages: Iterable[str], region: str = "SE") -> Roster:
     """Every row checked; raises ``RosterInvalid`` listing every bad row if any is bad."""
     try:
         text = data.decode("utf-8-sig")
@@ -148,7 +146,11 @@ class _RowChecker:
         if None in raw:
             self.errors.append(RowError(line, "more values than columns"))
             return
-        row = {name: (value or "").strip() for name, value in raw.items() if isinstance(name, str)}
+        row = {
+            name: value.strip()
+            for name, value in raw.items()
+            if isinstance(name, str) and isinstance(value, str)
+        }
         if not any(row.values()):
             return
         problems: list[str] = []

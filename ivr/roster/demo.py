@@ -14,15 +14,52 @@ DEMO_ORGANISATION = "Demo kommun"
 # PTS keeps these ranges for fiction: no real subscriber ever has them.
 DEMO_LINES = {"+46846500400": None, "+46846500401": "en", "+46846500402": "nb"}
 _GUARDIAN_PHONES = [f"+467017406{n:02d}" for n in range(5, 100)]
+# Ebba Jansson, whose brother Oscar is the next pupil; the simulator calls as their mother.
+DEMO_EXAMPLE_PUPIL = 12
+DEMO_CALLER = "+46701740623"
 
 _FIRST_NAMES = [
-    "Alva", "Elias", "Maja", "Noah", "Ella", "Hugo", "Wilma", "Liam", "Alma", "William",
-    "Saga", "Lucas", "Ebba", "Oscar", "Astrid", "Vincent", "Freja", "Nils", "Selma", "Adam",
-    "Agnes", "Leo", "Klara", "Arvid", "Stella", "Sixten",
+    "Alva",
+    "Elias",
+    "Maja",
+    "Noah",
+    "Ella",
+    "Hugo",
+    "Wilma",
+    "Liam",
+    "Alma",
+    "William",
+    "Saga",
+    "Lucas",
+    "Ebba",
+    "Oscar",
+    "Astrid",
+    "Vincent",
+    "Freja",
+    "Nils",
+    "Selma",
+    "Adam",
+    "Agnes",
+    "Leo",
+    "Klara",
+    "Arvid",
+    "Stella",
+    "Sixten",
 ]
 _LAST_NAMES = [
-    "Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
-    "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Jansson",
+    "Andersson",
+    "Johansson",
+    "Karlsson",
+    "Nilsson",
+    "Eriksson",
+    "Larsson",
+    "Olsson",
+    "Persson",
+    "Svensson",
+    "Gustafsson",
+    "Pettersson",
+    "Jonsson",
+    "Jansson",
 ]
 _ADULT_NAMES = ["Anna", "Erik", "Karin", "Lars", "Eva", "Johan", "Maria", "Per", "Sara", "Anders"]
 _LANGUAGES = ["", "", "", "", "en", "", "nb", ""]

@@ -68,7 +68,9 @@ async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
 
 
 async def _reference_taken(session: AsyncSession, reference: str) -> bool:
-    return (await session.scalar(select(Absence.id).where(Absence.reference == reference))) is not None
+    return (
+        await session.scalar(select(Absence.id).where(Absence.reference == reference))
+    ) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,4 +95,4 @@ async def list_absences(
     if limit is not None:
         query = query.limit(limit)
     rows = await session.execute(query)
-    return [AbsenceListing(absence, pupil, school) for absence, pupil, school in rows.tuples()]
+    return [AbsenceListing(absence, pupil, school) for absence, pupil, school in rows]

@@ -79,4 +79,4 @@ async def list_numbers(session: AsyncSession) -> list[tuple[InboundNumber, Organ
         .join(Organisation, InboundNumber.organisation_id == Organisation.id)
         .order_by(InboundNumber.number)
     )
-    return [(number, organisation) for number, organisation in rows.tuples()]
+    return [(number, organisation) for number, organisation in rows]

@@ -59,4 +59,4 @@ async def list_messages(
     if limit is not None:
         query = query.limit(limit)
     rows = await session.execute(query)
-    return [(message, reference) for message, reference in rows.tuples()]
+    return [(message, reference) for message, reference in rows]

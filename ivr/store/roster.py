@@ -96,7 +96,7 @@ async def _schools(
     rows = await session.execute(
         select(School.name, School.id).where(School.organisation_id == organisation_id)
     )
-    ids = {name: school_id for name, school_id in rows.tuples()}
+    ids = dict(rows.all())
     for name in sorted({pupil.school for pupil in roster.pupils} - ids.keys()):
         school = School(organisation_id=organisation_id, name=name)
         session.add(school)
@@ -127,8 +127,11 @@ async def _guardians(
             await session.execute(update(Guardian), changed)
             summary.guardians_updated += len(changed)
         new = [
-            {"organisation_id": organisation_id, "contact_key": contact_key,
-             **_guardian_values(wanted[contact_key])}
+            {
+                "organisation_id": organisation_id,
+                "contact_key": contact_key,
+                **_guardian_values(wanted[contact_key]),
+            }
             for contact_key in batch
             if contact_key not in ids
         ]
@@ -136,7 +139,7 @@ async def _guardians(
             result = await session.execute(
                 insert(Guardian).returning(Guardian.contact_key, Guardian.id), new
             )
-            ids.update({contact_key: guardian_id for contact_key, guardian_id in result.tuples()})
+            ids.update(dict(result.all()))
             summary.guardians_added += len(new)
     return ids
 
@@ -163,7 +166,7 @@ async def _check_numbers(
                 Pupil.personal_number_hash.in_(by_hash),
             )
         )
-        for number_hash, external_id in rows.tuples():
+        for number_hash, external_id in rows:
             pupil = by_hash[number_hash]
             if external_id != pupil.pupil_id:
                 errors.append(
@@ -176,9 +179,7 @@ async def _check_numbers(
         raise RosterConflict(errors)
 
 
-def _pupil_values(
-    pupil: PupilRecord, school_ids: dict[str, int], key: bytes
-) -> dict[str, Any]:
+def _pupil_values(pupil: PupilRecord, school_ids: dict[str, int], key: bytes) -> dict[str, Any]:
     return {
         "school_id": school_ids[pupil.school],
         "personal_number_hash": pupil.personal_number.keyed_hash(key),
@@ -201,9 +202,7 @@ async def _pupils(
 ) -> dict[str, int]:
     wanted = {pupil.pupil_id: _pupil_values(pupil, school_ids, key) for pupil in batch}
     existing = await session.execute(
-        select(Pupil).where(
-            Pupil.organisation_id == organisation_id, Pupil.external_id.in_(wanted)
-        )
+        select(Pupil).where(Pupil.organisation_id == organisation_id, Pupil.external_id.in_(wanted))
     )
     ids: dict[str, int] = {}
     changed: list[dict[str, Any]] = []
@@ -224,7 +223,7 @@ async def _pupils(
     ]
     if new:
         result = await session.execute(insert(Pupil).returning(Pupil.external_id, Pupil.id), new)
-        ids.update({external_id: pupil_id for external_id, pupil_id in result.tuples()})
+        ids.update(dict(result.all()))
         summary.pupils_added += len(new)
     return ids
 
@@ -246,7 +245,7 @@ async def _links(
             PupilGuardian.pupil_id.in_(pupil_ids.values())
         )
     )
-    existing = set(rows.tuples())
+    existing = set(rows)
     removed = existing - wanted
     added = wanted - existing
     if removed:

@@ -53,7 +53,7 @@ def create_app(
         try:
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as error:  # noqa: BLE001 - any failure means not ready
+        except Exception as error:  # noqa: BLE001 - whatever fails, the line is not ready
             return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, 503)
         return JSONResponse({"status": "ready"})
 

@@ -82,7 +82,10 @@ class CallHandler:
 
     def _render(self, turn: Turn, language: str, prompt_no: int) -> str:
         return render(
-            turn, self.catalogues(language), step_url(prompt_no), self.settings.gather_timeout_seconds
+            turn,
+            self.catalogues(language),
+            step_url(prompt_no),
+            self.settings.gather_timeout_seconds,
         )
 
     async def incoming(self, call_sid: str, caller: str, called: str) -> Answer:
@@ -208,9 +211,7 @@ class CallHandler:
         catalogue = self.catalogues(None)
         return say_and_hang_up(catalogue.text("speech.refused.unavailable"), catalogue)
 
-    async def status(
-        self, call_sid: str, status: str, duration_seconds: int | None
-    ) -> None:
+    async def status(self, call_sid: str, status: str, duration_seconds: int | None) -> None:
         ended = status in {"completed", "busy", "failed", "no-answer", "canceled"}
         async with self.sessions() as session, session.begin():
             await record_status(

@@ -20,7 +20,10 @@ def render(turn: Turn, catalogue: Catalogue, action: str, timeout_seconds: int) 
     that hears nothing falls through to the ``<Redirect>``, which posts without ``Digits``.
     """
     response = VoiceResponse()
-    voice = {"language": catalogue.texts["meta.say_language"], "voice": catalogue.texts["meta.voice"]}
+    voice = {
+        "language": catalogue.texts["meta.say_language"],
+        "voice": catalogue.texts["meta.voice"],
+    }
     text = speech(turn, catalogue)
     if turn.listen is None:
         response.say(text, **voice)
@@ -42,6 +45,8 @@ def render(turn: Turn, catalogue: Catalogue, action: str, timeout_seconds: int) 
 
 def say_and_hang_up(text: str, catalogue: Catalogue) -> str:
     response = VoiceResponse()
-    response.say(text, language=catalogue.texts["meta.say_language"], voice=catalogue.texts["meta.voice"])
+    response.say(
+        text, language=catalogue.texts["meta.say_language"], voice=catalogue.texts["meta.voice"]
+    )
     response.hangup()
     return str(response.to_xml())

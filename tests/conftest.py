@@ -1,0 +1,185 @@
+"""Fixtures: databases (SQLite and PostgreSQL), a live server, a seeded roster."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+import uvicorn
+
+from ivr.settings import Settings
+from ivr.store import migrate
+from ivr.store.db import sync_url
+from ivr.store.models import Base
+from tests.roster_data import seed_roster
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IVR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+AUTH_TOKEN = "test-auth-token"
+SECRET_KEY = "test-secret-key-of-sufficient-length-123"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--databases",
+        default=os.environ.get("IVR_TEST_DATABASES", "sqlite,postgresql"),
+        help="comma-separated: sqlite, postgresql",
+    )
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = sa.create_engine(sync_url(POSTGRES_ADMIN_URL))
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except (sa.exc.SQLAlchemyError, OSError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        backends = [name.strip() for name in metafunc.config.getoption("--databases").split(",")]
+        metafunc.parametrize("backend", [name for name in backends if name], scope="session")
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database of this test run, migrated once; dropped at the end."""
+    problem = _postgres_reachable()
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI and unreachable: {problem}")
+        pytest.skip(f"PostgreSQL unreachable: {problem}")
+    name = f"ivr_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(sync_url(POSTGRES_ADMIN_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sync_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated database of ``backend`` for one test."""
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "ivr.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("_postgres_template")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[sa.Engine]:
+    """A blocking engine on the test database, for looking at what was recorded."""
+    engine = sa.create_engine(sync_url(database_url))
+    yield engine
+    engine.dispose()
+
+
+class Clock:
+    """The time the server believes it is; tests move it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now.astimezone(UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 25, 7, 30, tzinfo=STOCKHOLM))
+
+
+def make_settings(
+    database_url: str, base_url: str = "http://127.0.0.1:8000", **extra: Any
+) -> Settings:
+    return Settings(
+        _env_file=None,
+        database_url=database_url,
+        public_base_url=base_url,
+        twilio_auth_token=AUTH_TOKEN,
+        secret_key=SECRET_KEY,
+        **extra,
+    )
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server_settings() -> dict[str, object]:
+    """Settings a test module may override for its live server."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    database_url: str, clock: Clock, server_settings: dict[str, object]
+) -> Iterator[LiveServer]:
+    """The real application on a real socket, with the seeded roster."""
+    from ivr.voice.app import create_app
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    settings = make_settings(database_url, base_url, **server_settings)
+    asyncio.run(seed_roster(settings, clock.now.date()))
+    app = create_app(settings, clock=clock)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    yield LiveServer(base_url, settings)
+    server.should_exit = True
+    thread.join(timeout=10)

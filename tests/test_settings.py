@@ -1,0 +1,78 @@
+"""Settings: development works out of the box; production refuses known secrets."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ivr.settings import DEVELOPMENT_AUTH_TOKEN, Settings
+
+STRONG = "s3cret-" + "x" * 40
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+def test_development_needs_nothing() -> None:
+    settings = _settings()
+    assert settings.env == "development"
+    assert settings.database_url.startswith("sqlite")
+    assert settings.horizon_days == 90
+
+
+def test_production_with_real_secrets() -> None:
+    settings = _settings(
+        env="production",
+        secret_key=STRONG,
+        twilio_auth_token="a" * 32,
+        public_base_url="https://line.example.org/",
+    )
+    assert settings.public_base_url == "https://line.example.org"
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"twilio_auth_token": "a" * 32, "public_base_url": "https://x.example"}, "IVR_SECRET_KEY"),
+        ({"secret_key": STRONG, "public_base_url": "https://x.example"}, "IVR_TWILIO_AUTH_TOKEN"),
+        (
+            {
+                "secret_key": STRONG,
+                "twilio_auth_token": DEVELOPMENT_AUTH_TOKEN,
+                "public_base_url": "https://x.example",
+            },
+            "IVR_TWILIO_AUTH_TOKEN",
+        ),
+        (
+            {
+                "secret_key": "changeme",
+                "twilio_auth_token": "a" * 32,
+                "public_base_url": "https://x.example",
+            },
+            "IVR_SECRET_KEY",
+        ),
+        (
+            {
+                "secret_key": "short",
+                "twilio_auth_token": "a" * 32,
+                "public_base_url": "https://x.example",
+            },
+            "32 characters",
+        ),
+        ({"secret_key": STRONG, "twilio_auth_token": "a" * 32}, "IVR_PUBLIC_BASE_URL"),
+    ],
+)
+def test_production_refuses_missing_or_placeholder_secrets(
+    values: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        _settings(env="production", **values)
+    assert named in str(raised.value)
+    for secret in (STRONG, "a" * 32):
+        assert secret not in str(raised.value), "a secret is never printed"
+
+
+def test_an_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        _settings(timezone="Europe/Atlantis")
