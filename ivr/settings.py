@@ -32,10 +32,27 @@ class Settings(BaseSettings):
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr(DEVELOPMENT_AUTH_TOKEN)
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
     sms_from: str = ""
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_from: str = ""
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = True
+    smtp_connections: int = Field(default=4, ge=1, le=50)
+
+    # The confirmation dispatcher.
+    dispatcher: Literal["auto", "on", "off"] = "auto"
+    sms_per_second: float = Field(default=20.0, ge=0)
+    email_per_second: float = Field(default=20.0, ge=0)
+    send_timeout_seconds: float = Field(default=15.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_max_age_hours: float = Field(default=24.0, gt=0)
+    outbox_lease_seconds: int = Field(default=120, ge=10)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_batch: int = Field(default=100, ge=1, le=1000)
 
     timezone: str = "Europe/Stockholm"
     language: str = "sv"
@@ -76,6 +93,8 @@ class Settings(BaseSettings):
         ]
         if len(self.secret_key.get_secret_value()) < 32 and "IVR_SECRET_KEY" not in weak:
             weak.append("IVR_SECRET_KEY (at least 32 characters)")
+        if self.smtp_username and self.smtp_password.get_secret_value().lower() in _PLACEHOLDERS:
+            weak.append("IVR_SMTP_PASSWORD")
         if "public_base_url" not in self.model_fields_set:
             weak.append("IVR_PUBLIC_BASE_URL (the https address the provider calls)")
         if weak:
@@ -84,6 +103,16 @@ class Settings(BaseSettings):
                 "and placeholders are refused outside development"
             )
         return self
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid and (self.sms_from or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_from)
 
     @property
     def personal_number_key(self) -> bytes:

@@ -129,14 +129,15 @@ def clock() -> Clock:
 def make_settings(
     database_url: str, base_url: str = "http://127.0.0.1:8000", **extra: Any
 ) -> Settings:
-    return Settings(
-        _env_file=None,
-        database_url=database_url,
-        public_base_url=base_url,
-        twilio_auth_token=AUTH_TOKEN,
-        secret_key=SECRET_KEY,
-        **extra,
-    )
+    """Settings for a test server: no environment, no .env file, no dispatcher unless asked."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "public_base_url": base_url,
+        "twilio_auth_token": AUTH_TOKEN,
+        "secret_key": SECRET_KEY,
+        "dispatcher": "off",
+    }
+    return Settings(_env_file=None, **(values | extra))
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.i18n import available_languages
+from ivr.logs import configure_logging
 from ivr.phone import InvalidPhoneNumber, for_display, normalise
 from ivr.roster.csv_file import Roster, RosterInvalid, read_roster
 from ivr.roster.demo import (
@@ -42,7 +44,7 @@ from ivr.store.lines import (
     set_number,
 )
 from ivr.store.models import Organisation
-from ivr.store.outbox import list_messages
+from ivr.store.outbox import STATUSES, list_messages, requeue
 from ivr.store.roster import ImportSummary, RosterConflict, import_roster
 
 app = typer.Typer(help="Telephone absence line for schools.", no_args_is_help=True)
@@ -102,6 +104,40 @@ class _DryRun(Exception):
 
 
 @app.command()
+def worker() -> None:
+    """Send confirmations: the dispatcher alone, for deployments with several processes.
+    Stops cleanly on SIGTERM or Ctrl-C: sends in progress finish, the rest is handed back."""
+    configure_logging()
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from ivr.notify.dispatcher import Dispatcher
+    from ivr.notify.gateways import build_gateways
+
+    engine = create_engine(settings.database_url)
+    gateways = build_gateways(settings)
+    dispatcher = Dispatcher(session_factory(engine), gateways, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    errors.print(f"Worker {dispatcher.name} sending confirmations; SIGTERM or Ctrl-C stops it.")
+    try:
+        await dispatcher.run(stop)
+    finally:
+        for gateway in gateways.values():
+            await gateway.close()
+        await engine.dispose()
+    errors.print(
+        f"Worker stopped: {dispatcher.sent} sent, {dispatcher.retried} to retry, "
+        f"{dispatcher.failed} failed."
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -110,6 +146,7 @@ def serve(
     """Upgrade the database to the latest migration, then answer calls."""
     import uvicorn
 
+    configure_logging()
     settings = get_settings()
     if settings.env == "development" and "public_base_url" not in settings.model_fields_set:
         # Signatures are checked against the public URL; in development that is this server.
@@ -489,11 +526,15 @@ def absences_list(
 
 @outbox_app.command("list")
 def outbox_list(
-    status: Annotated[str | None, typer.Option(help="Only messages with this status.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only messages with this status: {', '.join(STATUSES)}.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
 ) -> None:
     """Confirmations: pending, sent and failed, and why."""
+    if status is not None and status not in STATUSES:
+        raise _fail(f"status must be one of {', '.join(STATUSES)}")
 
     async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
         return [
@@ -530,3 +571,18 @@ def outbox_list(
             str(row["last_error"] or ""),
         )
     console.print(table)
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    reference: Annotated[str, typer.Argument(help="The absence reference (as in the SMS).")],
+) -> None:
+    """Send the failed confirmations of an absence again."""
+
+    async def work(session: AsyncSession, _settings: Settings) -> int:
+        return await requeue(session, reference.strip().upper(), datetime.now(UTC))
+
+    count = _with_session(work)
+    if count == 0:
+        raise _fail(f"no failed confirmation of an absence {reference!r}")
+    console.print(f"{count} confirmation(s) of {reference.upper()} queued again.")

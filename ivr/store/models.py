@@ -199,7 +199,12 @@ class Absence(Base):
 
 
 class OutboxMessage(Base):
-    """A message to send: written with what it confirms, sent later by the dispatcher."""
+    """A message to send: written with what it confirms, sent later by the dispatcher.
+
+    ``status`` goes ``pending`` -> ``sending`` (claimed by a dispatcher until
+    ``claimed_until``) -> ``sent`` (the provider took it) -> ``delivered``; or back to
+    ``pending`` with a later ``next_attempt_at`` after a temporary failure; or ``failed``.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -221,8 +226,12 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.store.models import Absence, OutboxMessage
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+DELIVERED = "delivered"
+FAILED = "failed"
+STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +68,214 @@ async def list_messages(
         query = query.limit(limit)
     rows = await session.execute(query)
     return [(message, reference) for message, reference in rows]
+
+
+# --- the dispatcher's side -----------------------------------------------------------------
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, dispatcher: str
+) -> list[OutboxMessage]:
+    """Take up to ``limit`` messages that are due, or whose claim by a dispatcher that died
+    has run out, and hold them for ``lease``. On PostgreSQL concurrent dispatchers skip
+    each other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock serialises them.
+    Claiming counts as an attempt, so a message that keeps killing its dispatcher stops."""
+    due = or_(
+        and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
+    )
+    ids = list(
+        await session.scalars(
+            select(OutboxMessage.id)
+            .where(due)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if not ids:
+        return []
+    claimed = await session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids))
+        .values(
+            status=SENDING,
+            claimed_by=dispatcher,
+            claimed_until=now + lease,
+            attempts=OutboxMessage.attempts + 1,
+            updated_at=now,
+        )
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(claimed, key=lambda message: (message.next_attempt_at, message.id))
+
+
+def _ours(message_id: int, dispatcher: str) -> ColumnElement[bool]:
+    """Only the dispatcher holding the claim records the outcome."""
+    return and_(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status == SENDING,
+        OutboxMessage.claimed_by == dispatcher,
+    )
+
+
+async def mark_sent(
+    session: AsyncSession,
+    message_id: int,
+    dispatcher: str,
+    now: datetime,
+    provider_id: str,
+    provider_status: str | None,
+) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(_ours(message_id, dispatcher))
+        .values(
+            status=SENT,
+            provider_id=provider_id,
+            provider_status=provider_status,
+            sent_at=now,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_retry(
+    session: AsyncSession,
+    message_id: int,
+    dispatcher: str,
+    now: datetime,
+    next_attempt_at: datetime,
+    error: str,
+) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(_ours(message_id, dispatcher))
+        .values(
+            status=PENDING,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def mark_failed(
+    session: AsyncSession, message_id: int, dispatcher: str, now: datetime, error: str
+) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(_ours(message_id, dispatcher))
+        .values(
+            status=FAILED,
+            last_error=error,
+            claimed_by=None,
+            claimed_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def release(
+    session: AsyncSession, message_ids: Sequence[int], dispatcher: str, now: datetime
+) -> int:
+    """Hand back claimed messages that were never handed to a provider (a clean shutdown).
+    The claim's attempt is given back too."""
+    if not message_ids:
+        return 0
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(message_ids),
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claimed_by == dispatcher,
+        )
+        .values(
+            status=PENDING,
+            claimed_by=None,
+            claimed_until=None,
+            attempts=OutboxMessage.attempts - 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Provider statuses in the order a message goes through them; a late callback never moves
+# a message back (Twilio does not promise to call in order).
+_PROVIDER_ORDER = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "read": 5,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+}
+
+
+async def record_provider_status(
+    session: AsyncSession,
+    provider_id: str,
+    provider_status: str,
+    error_code: str | None,
+    now: datetime,
+) -> bool:
+    """A delivery report from the provider: ``delivered``, ``undelivered``, ``failed``..."""
+    message = await session.scalar(
+        select(OutboxMessage).where(OutboxMessage.provider_id == provider_id).with_for_update()
+    )
+    if message is None:
+        return False
+    rank = _PROVIDER_ORDER.get(provider_status, -1)
+    if rank < _PROVIDER_ORDER.get(message.provider_status or "", -1):
+        return True
+    message.provider_status = provider_status
+    message.updated_at = now
+    if provider_status in ("delivered", "read"):
+        message.status = DELIVERED
+        message.delivered_at = message.delivered_at or now
+    elif provider_status in ("undelivered", "failed", "canceled"):
+        message.status = FAILED
+        message.last_error = f"provider: {provider_status}" + (
+            f" (error {error_code})" if error_code else ""
+        )
+    return True
+
+
+async def requeue(session: AsyncSession, absence_reference: str, now: datetime) -> int:
+    """Send the failed messages of an absence again, with a fresh count of attempts."""
+    absence_id = select(Absence.id).where(Absence.reference == absence_reference)
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.absence_id.in_(absence_id.scalar_subquery()),
+            OutboxMessage.status == FAILED,
+        )
+        .values(status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    return dict(rows.all())

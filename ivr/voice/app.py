@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -13,10 +15,23 @@ from twilio.request_validator import RequestValidator
 
 from ivr import __version__
 from ivr.i18n.lookup import Catalogues
+from ivr.notify.dispatcher import Dispatcher
+from ivr.notify.gateways import build_gateways
+from ivr.notify.routes import router as notify_router
 from ivr.settings import Settings, get_settings
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import create_engine, is_sqlite, session_factory
 from ivr.voice.calls import CallHandler
 from ivr.voice.routes import router as voice_router
+
+log = logging.getLogger(__name__)
+
+
+def runs_dispatcher(settings: Settings) -> bool:
+    """``auto``: with SQLite the server sends confirmations itself (one command is a working
+    line); with PostgreSQL that is left to ``ivr worker`` processes."""
+    if settings.dispatcher == "auto":
+        return is_sqlite(settings.database_url)
+    return settings.dispatcher == "on"
 
 
 def create_app(
@@ -26,10 +41,27 @@ def create_app(
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
+    calls = CallHandler(
+        settings, sessions, Catalogues(settings.language, settings.catalogue_dir), clock
+    )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not runs_dispatcher(settings):
+            yield
+            await engine.dispose()
+            return
+        gateways = build_gateways(settings)
+        dispatcher = Dispatcher(sessions, gateways, settings, clock)
+        app.state.dispatcher = dispatcher
+        calls.on_recorded = dispatcher.wake.set
+        stop = asyncio.Event()
+        task = asyncio.create_task(dispatcher.run(stop))
         yield
+        stop.set()
+        await task
+        for gateway in gateways.values():
+            await gateway.close()
         await engine.dispose()
 
     app = FastAPI(title="Absence line", version=__version__, lifespan=lifespan)
@@ -37,10 +69,10 @@ def create_app(
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
-    app.state.calls = CallHandler(
-        settings, sessions, Catalogues(settings.language, settings.catalogue_dir), clock
-    )
+    app.state.calls = calls
+    app.state.clock = clock
     app.include_router(voice_router)
+    app.include_router(notify_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -79,6 +79,7 @@ class CallHandler:
         self.sessions = sessions
         self.catalogues = catalogues
         self.clock = clock
+        self.on_recorded: Callable[[], None] = lambda: None
 
     def _render(self, turn: Turn, language: str, prompt_no: int) -> str:
         return render(
@@ -168,6 +169,7 @@ class CallHandler:
                 catalogue_for=self.catalogues,
             )
             reference = absence.reference
+            self.on_recorded()
         twiml = self._render(turn, call.language, prompt_no + 1)
         if not await advance_call(session, call.id, prompt_no, turn.state.to_json(), twiml):
             raise _AlreadyAnswered

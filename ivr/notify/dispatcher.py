@@ -1,0 +1,187 @@
+"""The dispatcher: claims due messages from the outbox, hands them to the gateways, and
+records what happened.
+
+Delivery is at least once, and exactly once as far as the protocols allow: a message is
+claimed (with a lease) before it is sent and marked sent in its own transaction as soon as
+the provider has taken it. A dispatcher killed between those two moments leaves a claimed
+message whose lease runs out; another dispatcher then sends it again. That window, the
+provider's answer in flight plus one commit, is the only way a guardian can get a message
+twice. A dispatcher told to stop finishes the sends it has started and hands back the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
+from ivr.phone import mask
+from ivr.settings import Settings
+from ivr.store.models import OutboxMessage
+from ivr.store.outbox import claim_due, mark_failed, mark_retry, mark_sent, release
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = timedelta(seconds=5)
+LONGEST_RETRY = timedelta(minutes=15)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: 5 s, 10 s, 20 s... up to 15 minutes, each drawn
+    between half and all of that, so that failed messages do not all come back at once."""
+    ceiling = min(FIRST_RETRY * 2 ** max(0, attempts - 1), LONGEST_RETRY)
+    spread = random.uniform(0.5, 1.0)  # noqa: S311 - spreading retries, not a secret
+    return timedelta(seconds=ceiling.total_seconds() * spread)
+
+
+def dispatcher_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        gateways: Mapping[str, Gateway],
+        settings: Settings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        name: str | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.gateways = gateways
+        self.settings = settings
+        self.clock = clock
+        self.name = name or dispatcher_name()
+        self.wake = asyncio.Event()
+        rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
+        self.limiters = {
+            channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
+        }
+        self.sent = 0
+        self.failed = 0
+        self.retried = 0
+
+    def describe(self) -> list[str]:
+        return [gateway.description for gateway in self.gateways.values()]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until ``stop`` is set; then finish what is started and hand back the rest."""
+        for line in self.describe():
+            log.info("confirmations: %s", line)
+        while not stop.is_set():
+            handled = await self.dispatch_once(stop)
+            if handled == 0:
+                await self._nap(stop)
+
+    async def _nap(self, stop: asyncio.Event) -> None:
+        self.wake.clear()
+        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(
+            waiters, timeout=self.settings.outbox_poll_seconds, return_when=asyncio.FIRST_COMPLETED
+        )
+        for waiter in waiters:
+            waiter.cancel()
+
+    async def dispatch_once(self, stop: asyncio.Event | None = None) -> int:
+        """Claim one batch of due messages and send them; how many were claimed."""
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            batch = await claim_due(
+                session,
+                now,
+                self.settings.outbox_batch,
+                timedelta(seconds=self.settings.outbox_lease_seconds),
+                self.name,
+            )
+        if batch:
+            await asyncio.gather(*(self._deliver(message, stop) for message in batch))
+        return len(batch)
+
+    async def _deliver(self, message: OutboxMessage, stop: asyncio.Event | None) -> None:
+        gateway = self.gateways.get(message.channel)
+        if gateway is None:
+            await self._record_failure(
+                message, PermanentFailure(f"no gateway for {message.channel}")
+            )
+            return
+        limiter = self.limiters.get(message.channel)
+        if limiter is not None:
+            await limiter.acquire()
+        if stop is not None and stop.is_set():
+            async with self.sessions() as session, session.begin():
+                await release(session, [message.id], self.name, self.clock())
+            return
+        outgoing = Outgoing(
+            message_id=message.id,
+            channel=message.channel,
+            address=message.address,
+            recipient_name=message.recipient_name,
+            subject=message.subject,
+            body=message.body,
+        )
+        try:
+            accepted = await gateway.send(outgoing)
+        except SendFailure as failure:
+            await self._record_failure(message, failure)
+            return
+        except Exception as error:
+            log.exception("gateway error", extra={"message_id": message.id})
+            await self._record_failure(message, SendFailure(f"unexpected: {type(error).__name__}"))
+            return
+        async with self.sessions() as session, session.begin():
+            await mark_sent(
+                session,
+                message.id,
+                self.name,
+                self.clock(),
+                accepted.provider_id,
+                accepted.provider_status,
+            )
+        self.sent += 1
+        log.info(
+            "sent",
+            extra={
+                "message_id": message.id,
+                "channel": message.channel,
+                "to": mask(message.address),
+            },
+        )
+
+    async def _record_failure(self, message: OutboxMessage, failure: SendFailure) -> None:
+        now = self.clock()
+        age = now - message.created_at
+        out_of_time = age > timedelta(hours=self.settings.outbox_max_age_hours)
+        out_of_attempts = message.attempts >= self.settings.outbox_max_attempts
+        async with self.sessions() as session, session.begin():
+            if failure.permanent or out_of_time or out_of_attempts:
+                reason = failure.reason
+                if not failure.permanent:
+                    reason = f"gave up after {message.attempts} attempt(s): {reason}"
+                await mark_failed(session, message.id, self.name, now, reason)
+                self.failed += 1
+                log.warning(
+                    "failed",
+                    extra={"message_id": message.id, "channel": message.channel, "reason": reason},
+                )
+            else:
+                retry_at = now + retry_delay(message.attempts)
+                await mark_retry(session, message.id, self.name, now, retry_at, failure.reason)
+                self.retried += 1
+                log.info(
+                    "will retry",
+                    extra={
+                        "message_id": message.id,
+                        "channel": message.channel,
+                        "reason": failure.reason,
+                        "at": retry_at.isoformat(),
+                    },
+                )

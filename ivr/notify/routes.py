@@ -1,0 +1,29 @@
+"""Twilio's delivery reports for the SMS we sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.store.outbox import record_provider_status
+from ivr.voice.signature import TwilioForm
+
+router = APIRouter(tags=["twilio"])
+
+
+@router.post("/twilio/sms/status", status_code=204)
+async def sms_status(form: TwilioForm, request: Request) -> Response:
+    """Message status callback: ``delivered``, ``undelivered`` or ``failed`` (and the steps
+    before). The message is found by its ``MessageSid``."""
+    message_sid = form.get("MessageSid", "").strip()
+    status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
+    if not message_sid or not status:
+        raise HTTPException(status_code=400, detail="missing MessageSid or MessageStatus")
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    now: datetime = request.app.state.clock()
+    async with sessions() as session, session.begin():
+        await record_provider_status(session, message_sid, status, form.get("ErrorCode"), now)
+    return Response(status_code=204)
