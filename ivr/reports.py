@@ -79,5 +79,6 @@ async def record_report(
         caller_relation=relation,
     )
     recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
-    await queue(session, absence.id, confirmation_drafts(facts, recipients, catalogue_for))
+    drafts = confirmation_drafts(facts, recipients, catalogue_for)
+    await queue(session, absence.id, drafts, reported_at)
     return absence

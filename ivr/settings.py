@@ -46,11 +46,12 @@ class Settings(BaseSettings):
     # The confirmation dispatcher.
     dispatcher: Literal["auto", "on", "off"] = "auto"
     sms_per_second: float = Field(default=20.0, ge=0)
+    sms_concurrency: int = Field(default=20, ge=1, le=200)
     email_per_second: float = Field(default=20.0, ge=0)
     send_timeout_seconds: float = Field(default=15.0, gt=0)
     outbox_max_attempts: int = Field(default=8, ge=1)
     outbox_max_age_hours: float = Field(default=24.0, gt=0)
-    outbox_lease_seconds: int = Field(default=120, ge=10)
+    outbox_lease_seconds: float = Field(default=120, gt=0)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_batch: int = Field(default=100, ge=1, le=1000)
 

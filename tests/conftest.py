@@ -20,10 +20,12 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
+from ivr.devtools.providers import FakeTwilio, HttpServer, SmtpServer, SmtpSink
 from ivr.settings import Settings
 from ivr.store import migrate
 from ivr.store.db import sync_url
 from ivr.store.models import Base
+from tests.providers import ACCOUNT_SID, Providers
 from tests.roster_data import seed_roster
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -184,3 +186,16 @@ def live_server(
     yield LiveServer(base_url, settings)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def providers() -> Iterator[Providers]:
+    """A local Twilio Messages API and SMTP server, each on a free port."""
+    twilio = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
+    twilio_server = HttpServer(twilio.app(), free_port())
+    twilio_server.start()
+    smtp = SmtpServer(SmtpSink(), free_port())
+    smtp.start()
+    yield Providers(twilio, twilio_server, smtp)
+    smtp.stop()
+    twilio_server.stop()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+
+from ivr.store.models import OutboxMessage
 
 
 def rows(db: sa.Engine, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -25,3 +28,41 @@ def outbox(db: sa.Engine) -> list[dict[str, Any]]:
 
 def calls(db: sa.Engine) -> list[dict[str, Any]]:
     return rows(db, "SELECT * FROM calls ORDER BY id")
+
+
+def queue_messages(
+    db: sa.Engine,
+    count: int,
+    channel: str = "sms",
+    now: datetime | None = None,
+    absence_id: int | None = None,
+) -> list[str]:
+    """``count`` messages straight into the outbox, due ``now``; their bodies, which are unique."""
+    due = now or datetime.now(UTC) - timedelta(seconds=1)
+    bodies = [f"message {number}" for number in range(count)]
+    with db.begin() as connection:
+        connection.execute(
+            sa.insert(OutboxMessage),
+            [
+                {
+                    "kind": "confirmation",
+                    "absence_id": absence_id,
+                    "recipient": f"test:{number}",
+                    "recipient_name": "Test",
+                    "channel": channel,
+                    "address": (
+                        f"+467017406{number % 90 + 10:02d}"
+                        if channel == "sms"
+                        else f"t{number}@example.com"
+                    ),
+                    "language": "sv",
+                    "subject": "test" if channel == "email" else None,
+                    "body": body,
+                    "next_attempt_at": due,
+                    "created_at": due,
+                    "updated_at": due,
+                }
+                for number, body in enumerate(bodies)
+            ],
+        )
+    return bodies

@@ -243,3 +243,34 @@ def test_call_against_a_line_that_is_not_there(cli_env: str) -> None:
     code, output = ivr("call", "--url", "http://127.0.0.1:9", ALVA, "9")
     assert code == 2
     assert "could not reach" in output
+
+
+def test_failed_confirmations_are_listed_with_their_reason_and_can_be_sent_again(
+    live_server: LiveServer, cli_env: str, db: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_PUBLIC_BASE_URL", live_server.url)
+    get_settings.cache_clear()
+    ivr("call", ALVA, "9")
+    with db.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE outbox SET status = 'failed', attempts = 8, "
+                "last_error = 'Twilio 400 error 21211: invalid' WHERE channel = 'sms'"
+            )
+        )
+
+    code, output = ivr("outbox", "list", "--status", "failed", "--json")
+    assert code == 0
+    failed = json.loads(output)
+    assert len(failed) == 2
+    assert {m["last_error"] for m in failed} == {"Twilio 400 error 21211: invalid"}
+    reference = failed[0]["absence_reference"]
+
+    code, output = ivr("outbox", "retry", reference.lower())
+    assert code == 0, output
+    assert "2 confirmation(s)" in output
+    sms = rows(db, "SELECT status, attempts FROM outbox WHERE channel = 'sms'")
+    assert sms == [{"status": "pending", "attempts": 0}] * 2
+
+    assert ivr("outbox", "retry", reference)[0] == 1, "nothing failed any more"
+    assert ivr("outbox", "list", "--status", "lost")[0] == 1

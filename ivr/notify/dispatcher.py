@@ -12,6 +12,7 @@ twice. A dispatcher told to stop finishes the sends it has started and hands bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -43,6 +44,9 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=ceiling.total_seconds() * spread)
 
 
+_NO_LIMIT = contextlib.nullcontext()
+
+
 def dispatcher_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -65,6 +69,10 @@ class Dispatcher:
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
             channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
+        }
+        self.slots = {
+            "sms": asyncio.Semaphore(settings.sms_concurrency),
+            "email": asyncio.Semaphore(settings.smtp_connections),
         }
         self.sent = 0
         self.failed = 0
@@ -113,13 +121,17 @@ class Dispatcher:
                 message, PermanentFailure(f"no gateway for {message.channel}")
             )
             return
-        limiter = self.limiters.get(message.channel)
-        if limiter is not None:
-            await limiter.acquire()
-        if stop is not None and stop.is_set():
-            async with self.sessions() as session, session.begin():
-                await release(session, [message.id], self.name, self.clock())
-            return
+        async with self.slots.get(message.channel, _NO_LIMIT):
+            limiter = self.limiters.get(message.channel)
+            if limiter is not None:
+                await limiter.acquire()
+            if stop is not None and stop.is_set():
+                async with self.sessions() as session, session.begin():
+                    await release(session, [message.id], self.name, self.clock())
+                return
+            await self._send(gateway, message)
+
+    async def _send(self, gateway: Gateway, message: OutboxMessage) -> None:
         outgoing = Outgoing(
             message_id=message.id,
             channel=message.channel,

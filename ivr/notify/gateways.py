@@ -109,7 +109,7 @@ class TwilioSmsGateway:
         )
         # The library logs every request with its parameters (numbers and texts): keep that
         # personal data out of the logs.
-        logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+        logging.getLogger("twilio").setLevel(logging.WARNING)
         self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
         self.sender = (
             {"messaging_service_sid": settings.twilio_messaging_service_sid}
@@ -258,7 +258,17 @@ class SmtpEmailGateway:
                     client.close()
 
 
+_SMTP_UNREACHABLE = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPConnectTimeoutError,
+    aiosmtplib.SMTPTimeoutError,
+    aiosmtplib.SMTPServerDisconnected,
+)
+
+
 def _smtp_failure(error: aiosmtplib.SMTPException) -> SendFailure:
+    if isinstance(error, _SMTP_UNREACHABLE):
+        return TemporaryFailure(f"SMTP unreachable: {type(error).__name__}")
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         refused = error.recipients[0]
         return _by_code(refused.code, f"SMTP {refused.code} for the recipient: {refused.message}")

@@ -33,9 +33,15 @@ class Draft:
     body: str
 
 
-async def queue(session: AsyncSession, absence_id: int | None, drafts: Iterable[Draft]) -> int:
+async def queue(
+    session: AsyncSession, absence_id: int | None, drafts: Iterable[Draft], now: datetime
+) -> int:
+    """Queue ``drafts``, due at once (``now``)."""
     rows = [
         {
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
             "absence_id": absence_id,
             "kind": draft.kind,
             "recipient": draft.recipient,
