@@ -229,6 +229,10 @@ def main() -> None:
     parser.add_argument("--sms-port", type=int, default=8030)
     parser.add_argument("--account-sid", default="AC" + "0" * 32)
     parser.add_argument("--auth-token", default="development-auth-token")
+    parser.add_argument("--quiet", action="store_true", help="do not print each message")
+    parser.add_argument(
+        "--no-delivery-reports", action="store_true", help="do not call StatusCallback"
+    )
     arguments = parser.parse_args()
 
     def show_sms(message: dict[str, str]) -> None:
@@ -239,8 +243,18 @@ def main() -> None:
         text = body.get_content() if body is not None else ""
         print(f"Email to {message['To']}: {message['Subject']}\n{text}", flush=True)
 
-    twilio = FakeTwilio(arguments.account_sid, arguments.auth_token, on_message=show_sms)
-    smtp = SmtpServer(SmtpSink(on_message=show_email), arguments.smtp_port)
+    def ignore(_message: object) -> None:
+        return None
+
+    twilio = FakeTwilio(
+        arguments.account_sid,
+        arguments.auth_token,
+        deliver=not arguments.no_delivery_reports,
+        on_message=ignore if arguments.quiet else show_sms,
+    )
+    smtp = SmtpServer(
+        SmtpSink(on_message=ignore if arguments.quiet else show_email), arguments.smtp_port
+    )
     smtp.start()
     print(
         "Point the line at these providers:\n"
