@@ -493,7 +493,7 @@ def absences_list(
                     "end_date": absence.end_date.isoformat(),
                     "end_time": absence.end_time.strftime("%H:%M") if absence.end_time else None,
                     "reported_at": absence.reported_at.astimezone(
-                        ZoneInfo(_settings.timezone)
+                        ZoneInfo(listing.organisation.timezone)
                     ).isoformat(),
                     "caller": absence.caller,
                     "caller_is_guardian": absence.caller_is_guardian,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.absence import AbsencePeriod
-from ivr.store.models import Absence, Pupil, School
+from ivr.store.models import Absence, Organisation, Pupil, School
 
 # No 0/O, 1/I/L or U: a reference is read aloud and typed by people.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -78,6 +78,7 @@ class AbsenceListing:
     absence: Absence
     pupil: Pupil
     school: School
+    organisation: Organisation
 
 
 async def list_absences(
@@ -85,9 +86,10 @@ async def list_absences(
 ) -> list[AbsenceListing]:
     """Absences, newest report first; with ``on_day``, those that cover that day."""
     query = (
-        select(Absence, Pupil, School)
+        select(Absence, Pupil, School, Organisation)
         .join(Pupil, Absence.pupil_id == Pupil.id)
         .join(School, Absence.school_id == School.id)
+        .join(Organisation, Absence.organisation_id == Organisation.id)
         .order_by(Absence.reported_at.desc(), Absence.id.desc())
     )
     if on_day is not None:
@@ -95,4 +97,4 @@ async def list_absences(
     if limit is not None:
         query = query.limit(limit)
     rows = await session.execute(query)
-    return [AbsenceListing(absence, pupil, school) for absence, pupil, school in rows]
+    return [AbsenceListing(*row) for row in rows]
