@@ -4,13 +4,15 @@
     python3 dev.py line    a working line: SQLite, the demo roster, the server on :8000
     python3 dev.py test    the whole test suite: lint, types, tests on SQLite and PostgreSQL
 
-Both create ``.venv`` and install the project into it first (pinned by constraints.txt).
+Both create ``.venv`` and install the project into it first (pinned by constraints.txt);
+``test`` also installs Debian's chromium for the browser tests when it is missing and can.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -20,6 +22,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def run(*command: str | Path) -> None:
@@ -51,6 +54,28 @@ def install() -> None:
     STAMP.write_text(wanted)
 
 
+def install_browser() -> None:
+    """Debian's Chromium, which the browser tests drive through Playwright (Playwright's own
+    browser download is not used). Without it those tests are skipped, or fail with CI=true."""
+    if CHROMIUM.exists():
+        return
+    apt_get = shutil.which("apt-get")
+    if os.name != "posix" or os.geteuid() != 0 or apt_get is None:
+        print(
+            f"! {CHROMIUM} is missing and cannot be installed from here (that needs root and "
+            "apt-get): the browser tests will be skipped",
+            flush=True,
+        )
+        return
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in ((apt_get, "update"), (apt_get, "install", "-y", "chromium")):
+        print("+", " ".join(command), flush=True)
+        completed = subprocess.run(command, cwd=ROOT, env=environment, check=False)  # noqa: S603
+        if completed.returncode != 0:
+            print(f"! {' '.join(command)} failed: the browser tests will be skipped", flush=True)
+            return
+
+
 def line() -> None:
     install()
     run(BIN / "ivr", "demo")
@@ -65,6 +90,7 @@ def line() -> None:
 
 def test() -> None:
     install()
+    install_browser()
     run(BIN / "ruff", "check", "ivr", "tests", "dev.py")
     run(BIN / "ruff", "format", "--check", "ivr", "tests", "dev.py")
     run(BIN / "mypy")

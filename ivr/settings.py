@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
 from functools import cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -59,6 +61,11 @@ class Settings(BaseSettings):
     language: str = "sv"
     catalogue_dir: Path | None = None
 
+    # The staff feed: when contact teachers get the day's digest (in the organisation's
+    # time zone), and whose public holidays are not school days.
+    digest_time: time = time(7, 45)
+    holiday_country: str = "SE"
+
     horizon_days: int = Field(default=90, ge=0, le=3650)
     allow_hidden_caller_id: bool = False
     gather_timeout_seconds: int = Field(default=5, ge=1, le=30)
@@ -78,6 +85,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r}")
+        return code
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> Settings:

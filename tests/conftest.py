@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,12 +21,15 @@ import sqlalchemy as sa
 import uvicorn
 
 from ivr.devtools.providers import FakeTwilio, HttpServer, SmtpServer, SmtpSink
-from ivr.settings import Settings
+from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.db import sync_url
 from ivr.store.models import Base
 from tests.providers import ACCOUNT_SID, Providers
 from tests.roster_data import seed_roster
+
+if TYPE_CHECKING:
+    from tests.staff import Staff
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "IVR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -142,6 +145,17 @@ def make_settings(
     return Settings(_env_file=None, **(values | extra))
 
 
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The environment of an ``ivr`` command run against the test database."""
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_SECRET_KEY", SECRET_KEY)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -199,3 +213,23 @@ def providers() -> Iterator[Providers]:
     yield Providers(twilio, twilio_server, smtp)
     smtp.stop()
     twilio_server.stop()
+
+
+@pytest.fixture
+def solskolan(live_server: LiveServer) -> Iterator[Staff]:
+    """Staff with a token for Solskolan (Alva, Bo, David) of Testkommun."""
+    from tests.staff import Staff, issue_token
+
+    staff = Staff(live_server, issue_token(live_server.settings, "Solskolan", label="Solskolan"))
+    yield staff
+    staff.close()
+
+
+@pytest.fixture
+def ekskolan(live_server: LiveServer) -> Iterator[Staff]:
+    """Staff with a token for Ekskolan (Celia, Emil) of Testkommun."""
+    from tests.staff import Staff, issue_token
+
+    staff = Staff(live_server, issue_token(live_server.settings, "Ekskolan", label="Ekskolan"))
+    yield staff
+    staff.close()

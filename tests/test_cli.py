@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from typer.testing import CliRunner
 
-from ivr.cli.main import app
 from ivr.settings import get_settings
-from tests.conftest import AUTH_TOKEN, SECRET_KEY, LiveServer
+from tests.cli import ivr
+from tests.conftest import LiveServer
 from tests.records import rows
 from tests.roster_data import ALVA, HEADER, LINE, ROSTER
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("IVR_SECRET_KEY", SECRET_KEY)
-    get_settings.cache_clear()
-    yield database_url
-    get_settings.cache_clear()
-
-
-def ivr(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), catch_exceptions=False)
-    return result.exit_code, result.output
 
 
 def _counts(db: sa.Engine) -> dict[str, int]:

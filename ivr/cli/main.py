@@ -586,3 +586,10 @@ def outbox_retry(
     if count == 0:
         raise _fail(f"no failed confirmation of an absence {reference!r}")
     console.print(f"{count} confirmation(s) of {reference.upper()} queued again.")
+
+
+# --- staff (a module of its own; it uses the helpers above) ----------------------------------
+
+from ivr.cli.staff import staff_app  # noqa: E402
+
+app.add_typer(staff_app, name="staff")

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from aiolimiter import AsyncLimiter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.feed.digest import DigestSchedule
 from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.phone import mask
 from ivr.settings import Settings
@@ -85,7 +86,9 @@ class Dispatcher:
         """Send until ``stop`` is set; then finish what is started and hand back the rest."""
         for line in self.describe():
             log.info("confirmations: %s", line)
+        digests = DigestSchedule(self.sessions, self.settings)
         while not stop.is_set():
+            await digests.tick(self.clock())
             handled = await self.dispatch_once(stop)
             if handled == 0:
                 await self._nap(stop)

@@ -106,7 +106,7 @@ def read_roster(data: bytes, today: date, languages: Iterable[str], region: str 
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise RosterInvalid([RowError(line, "the file is not UTF-8 text")]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=_dialect(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv_dialect(text))
     columns = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
@@ -122,11 +122,16 @@ def read_roster(data: bytes, today: date, languages: Iterable[str], region: str 
     return Roster(list(checker.pupils.values()), rows)
 
 
-def _dialect(text: str) -> type[csv.Dialect]:
+def csv_dialect(text: str) -> type[csv.Dialect]:
+    """``;`` if the header row has more of them than commas (a Swedish spreadsheet)."""
     header = text.split("\n", 1)[0]
     if header.count(";") > header.count(","):
         return _Semicolon
     return csv.excel
+
+
+def is_email(text: str) -> bool:
+    return _EMAIL.match(text) is not None
 
 
 class _Semicolon(csv.excel):
@@ -231,7 +236,7 @@ class _RowChecker:
     def _email(text: str, column: str, problems: list[str]) -> str | None:
         if not text:
             return None
-        if not _EMAIL.match(text):
+        if not is_email(text):
             problems.append(f"{column} {text!r} is not an email address")
             return None
         return text

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.absence import AbsencePeriod
+from ivr.store.feed import REPORTED, record_event
 from ivr.store.models import Absence, Organisation, Pupil, School
 
 # No 0/O, 1/I/L or U: a reference is read aloud and typed by people.
@@ -36,7 +37,8 @@ class NewAbsence:
 
 
 async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
-    """Insert with a fresh reference; on the (rare) clash of references, draw again.
+    """Insert with a fresh reference; on the (rare) clash of references, draw again. The
+    absence enters the staff feed in the same transaction.
 
     Any other constraint (the same report of the same call twice) is left to the caller.
     """
@@ -63,6 +65,7 @@ async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
             if await _reference_taken(session, absence.reference):
                 continue
             raise
+        await record_event(session, absence.id, new.school_id, REPORTED, new.reported_at)
         return absence
     raise RuntimeError("could not draw a free absence reference")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -193,6 +194,11 @@ class Absence(Base):
     call_sid: Mapped[str] = mapped_column(String(64))
     number_in_call: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
 
     pupil: Mapped[Pupil] = relationship(lazy="raise")
     school: Mapped[School] = relationship(lazy="raise")
@@ -236,3 +242,79 @@ class OutboxMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     absence: Mapped[Absence | None] = relationship(lazy="raise")
+
+
+class FeedEvent(Base):
+    """Something that happened to an absence (reported, acknowledged, cancelled), written in
+    the same transaction. Staff systems read these in the order ``ivr.store.feed`` explains:
+    by ``transaction_id`` (the writing PostgreSQL transaction; 0 on SQLite), then ``id``."""
+
+    __tablename__ = "feed_events"
+    __table_args__ = (Index("ix_feed_events_position", "transaction_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(BigInteger)
+    absence_id: Mapped[int] = mapped_column(
+        ForeignKey("absences.id", ondelete="CASCADE"), index=True
+    )
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    happened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffToken(Base):
+    """A secret that lets school staff read the absences of some schools. Only a keyed hash
+    of it is stored; ``label`` says whose it is."""
+
+    __tablename__ = "staff_tokens"
+    __table_args__ = (UniqueConstraint("organisation_id", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    label: Mapped[str | None] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    schools: Mapped[list[School]] = relationship(
+        secondary="staff_token_schools", lazy="raise", order_by="School.name"
+    )
+
+
+class StaffTokenSchool(Base):
+    __tablename__ = "staff_token_schools"
+
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    school_id: Mapped[int] = mapped_column(
+        ForeignKey("schools.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ContactTeacher(Base):
+    """A group's contact teacher, who gets the group's daily digest of reported absences."""
+
+    __tablename__ = "contact_teachers"
+    __table_args__ = (UniqueConstraint("school_id", "group_name", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    group_name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+
+
+class Digest(Base):
+    """A group's daily digest, queued: unique per school, group and day, so that however
+    many dispatchers run, a group's teachers get one digest a day."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("school_id", "group_name", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
+    group_name: Mapped[str] = mapped_column(String(100))
+    day: Mapped[date] = mapped_column(Date)
+    absences: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)

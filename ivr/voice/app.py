@@ -14,6 +14,7 @@ from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
 from ivr import __version__
+from ivr.feed.routes import router as feed_router
 from ivr.i18n.lookup import Catalogues
 from ivr.notify.dispatcher import Dispatcher
 from ivr.notify.gateways import build_gateways
@@ -73,6 +74,7 @@ def create_app(
     app.state.clock = clock
     app.include_router(voice_router)
     app.include_router(notify_router)
+    app.include_router(feed_router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

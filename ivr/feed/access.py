@@ -1,0 +1,118 @@
+"""Staff tokens: how they are made and checked, and who is asking.
+
+A token is 256 random bits (``secrets.token_urlsafe(32)``) behind a short prefix that makes
+it recognisable. Only its HMAC-SHA256 under ``IVR_SECRET_KEY`` is stored, as for personal
+numbers: a copy of the database lets no one in, and a new key invalidates every token.
+
+Where a request may carry its token:
+
+- ``Authorization: Bearer <token>``: everything. The API's acknowledge and cancel take the
+  token only this way, so no web page can make a browser do them (a browser never adds
+  that header by itself, and a cross-site request that sets it needs CORS, which is off).
+- ``?token=<token>``: reading (feed readers cannot send headers; a link opens the page).
+- the page's cookie (HttpOnly, SameSite=Strict): reading, and the page's own forms, which
+  also carry a CSRF token (``ivr.feed.page``).
+
+Whatever is wrong (no token, an unknown one, a revoked one, a school the token does not
+have), the answer is the same 401, so it tells nothing about who or what exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.settings import Settings
+from ivr.store.staff import StaffAccess, find_access
+
+TOKEN_PREFIX = "ivrs_"  # noqa: S105 - a prefix, not a secret
+COOKIE = "ivr_staff"
+UNAUTHORISED = "a valid staff token is needed"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str, settings: Settings) -> str:
+    return hmac.new(
+        settings.personal_number_key, b"staff-token:" + token.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def csrf_token(access: StaffAccess, settings: Settings) -> str:
+    """The page's forms carry this; it is bound to the token and unknown to other sites."""
+    return hmac.new(
+        settings.personal_number_key, b"csrf:" + access.token_hash.encode(), hashlib.sha256
+    ).hexdigest()
+
+
+def csrf_matches(access: StaffAccess, settings: Settings, presented: str) -> bool:
+    return hmac.compare_digest(csrf_token(access, settings), presented)
+
+
+def unauthorised() -> HTTPException:
+    return HTTPException(
+        status_code=401, detail=UNAUTHORISED, headers={"WWW-Authenticate": 'Bearer realm="staff"'}
+    )
+
+
+async def resolve(request: Request, token: str | None) -> StaffAccess | None:
+    """The access ``token`` gives, or None."""
+    token = (token or "").strip()
+    if not token or len(token) > 200:
+        return None
+    settings: Settings = request.app.state.settings
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with sessions() as session, session.begin():
+        return await find_access(session, token_hash(token, settings))
+
+
+_bearer = HTTPBearer(auto_error=False, description="A staff token (`ivr staff token create`).")
+_query = APIKeyQuery(
+    name="token", auto_error=False, description="The staff token, for readers without headers."
+)
+_cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="Set by the page /staff.")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def reader(
+    request: Request,
+    bearer: Bearer,
+    query: Annotated[str | None, Depends(_query)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> StaffAccess:
+    """Who may read: a token in the header, the query or the page's cookie."""
+    presented = bearer.credentials if bearer is not None else (query or cookie)
+    access = await resolve(request, presented)
+    if access is None:
+        raise unauthorised()
+    return access
+
+
+async def writer(request: Request, bearer: Bearer) -> StaffAccess:
+    """Who may change something through the API: a token in the header, nowhere else."""
+    access = await resolve(request, bearer.credentials if bearer is not None else None)
+    if access is None:
+        raise unauthorised()
+    return access
+
+
+StaffReader = Annotated[StaffAccess, Depends(reader)]
+StaffWriter = Annotated[StaffAccess, Depends(writer)]
+
+
+def schools_asked(access: StaffAccess, school: str | None) -> list[int]:
+    """The token's schools, or the one asked for; 401 if the token does not have it."""
+    if school is None:
+        return list(access.schools)
+    school_id = access.school_id(school)
+    if school_id is None:
+        raise unauthorised()
+    return [school_id]

@@ -1,0 +1,88 @@
+"""Cancelling a wrong report: the absence is marked cancelled (by whom, when, why) and
+everyone who got its confirmation is told, in the same transaction.
+
+A cancellation message goes to each recipient on each channel whose confirmation was not
+given up on (``failed``): the channels that reached them, or will. It is written in the
+language their confirmation was in. The staff's reason is kept for staff and is not sent:
+guardians are told that the school withdrew the report and whom to ask.
+
+Cancelling twice does nothing more: only the transaction that moves the absence from
+``active`` to ``cancelled`` queues messages, and the outbox is unique per kind, absence,
+recipient and channel besides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.absence import AbsencePeriod
+from ivr.i18n import Catalogue
+from ivr.store import feed
+from ivr.store.feed import StaffAbsence, load_absences
+from ivr.store.outbox import FAILED, Draft, queue
+
+KIND = "cancellation"
+
+
+def period_of(item: StaffAbsence) -> AbsencePeriod:
+    absence = item.absence
+    return AbsencePeriod(absence.start_date, absence.start_time, absence.end_date, absence.end_time)
+
+
+def cancellation_drafts(
+    item: StaffAbsence, catalogue_for: Callable[[str | None], Catalogue]
+) -> list[Draft]:
+    """One message per confirmation that was not given up on."""
+    drafts: list[Draft] = []
+    period = period_of(item)
+    for confirmation in item.messages_of("confirmation"):
+        if confirmation.status == FAILED:
+            continue
+        catalogue = catalogue_for(confirmation.language)
+        values = {
+            "recipient_name": confirmation.recipient_name,
+            "first_name": item.pupil.first_name,
+            "last_name": item.pupil.last_name,
+            "group": item.pupil.group_name,
+            "school": item.school.name,
+            "reference": item.absence.reference,
+        }
+        sms = confirmation.channel == "sms"
+        drafts.append(
+            Draft(
+                kind=KIND,
+                recipient=confirmation.recipient,
+                recipient_name=confirmation.recipient_name,
+                channel=confirmation.channel,
+                address=confirmation.address,
+                language=catalogue.language,
+                subject=None if sms else catalogue.text("cancellation.email_subject", **values),
+                body=catalogue.text(
+                    "cancellation.sms", **values, period=catalogue.period(period, short=True)
+                )
+                if sms
+                else catalogue.text("cancellation.email_body", **values, period=period).strip()
+                + "\n",
+            )
+        )
+    return drafts
+
+
+async def cancel_report(
+    session: AsyncSession,
+    absence_id: int,
+    by: str,
+    reason: str,
+    now: datetime,
+    catalogue_for: Callable[[str | None], Catalogue],
+) -> bool:
+    """Cancel the absence and queue the messages; False (and nothing done) if it already
+    was cancelled."""
+    if not await feed.cancel(session, absence_id, by, reason, now):
+        return False
+    [item] = await load_absences(session, [absence_id])
+    await queue(session, absence_id, cancellation_drafts(item, catalogue_for), now)
+    return True

@@ -1,0 +1,289 @@
+"""The page ``/staff``: the day's reported absences of the token's schools, by group, for
+the class team's check before the first lesson. Server-rendered; works without scripts.
+
+Signing in: the link ``/staff?token=...`` sets the token in a cookie (HttpOnly, so scripts
+cannot read it; SameSite=Strict, so no other site's page can make the browser send it) and
+sends the browser on to ``/staff``, so the token leaves the address bar and history. A
+link followed from another site (an email) would lose a SameSite=Strict cookie on an HTTP
+redirect; that answer is a page that moves on by itself instead.
+
+Forms (acknowledge, cancel) are protected against cross-site request forgery three ways:
+the cookie is SameSite=Strict; each form carries a CSRF token, an HMAC of the staff
+token's hash under the secret key, which no other site can know; and a request whose
+``Origin`` is another host is refused. The forms accept the cookie only, never a token in
+the address.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ivr.feed import overview
+from ivr.feed.access import COOKIE, csrf_matches, csrf_token, resolve
+from ivr.feed.cancellation import cancel_report
+from ivr.feed.masking import masked_address
+from ivr.feed.texts import local, period_text, pupil_name
+from ivr.feed.web import (
+    catalogue_for,
+    catalogues_of,
+    now_of,
+    sessions_of,
+    settings_of,
+    today_for,
+)
+from ivr.i18n import Catalogue
+from ivr.store import feed
+from ivr.store.feed import AbsenceFilter, StaffAbsence
+from ivr.store.staff import StaffAccess
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = "/staff"
+COOKIE_DAYS = 90
+_templates = Environment(
+    loader=PackageLoader("ivr.feed", "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
+
+
+def _html(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    body = _templates.get_template(name).render(**context)
+    return HTMLResponse(body, status_code=status_code, headers=_HEADERS)
+
+
+def _unauthorised(request: Request) -> HTMLResponse:
+    catalogue = catalogues_of(request)(None)
+    response = _html("unauthorised.html", 401, t=catalogue.text, lang=catalogue.language)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _page_url(day: date | None = None, anchor: str | None = None) -> str:
+    query = f"?{urlencode({'day': day.isoformat()})}" if day else ""
+    return f"{PAGE}{query}" + (f"#{anchor}" if anchor else "")
+
+
+def _parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _day(text: str | None, today: date) -> date:
+    return _parse_day(text) or today
+
+
+def _sign_in(request: Request, token: str, day: str | None) -> Response:
+    """Keep the token in a cookie and drop it from the address."""
+    target = _page_url(_parse_day(day))
+    if request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"):
+        response: Response = RedirectResponse(target, status_code=303, headers=_HEADERS)
+    else:
+        response = _html("continue.html", target=target)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=COOKIE_DAYS * 24 * 3600,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings_of(request).public_base_url.startswith("https://"),
+    )
+    return response
+
+
+@router.get(PAGE, response_class=HTMLResponse)
+async def staff_page(
+    request: Request, day: str | None = None, token: str | None = None
+) -> Response:
+    if token is not None:
+        if await resolve(request, token) is None:
+            return _unauthorised(request)
+        return _sign_in(request, token, day)
+    access = await resolve(request, request.cookies.get(COOKIE))
+    if access is None:
+        return _unauthorised(request)
+    catalogue = catalogue_for(request, access)
+    today = today_for(access, now_of(request))
+    shown = _day(day, today)
+    days = overview.school_days(shown, settings_of(request).holiday_country)
+    school_ids = list(access.schools)
+    async with sessions_of(request)() as session, session.begin():
+        ids = await feed.absences_covering(session, AbsenceFilter(school_ids, shown, shown))
+        items = await feed.load_absences(session, ids)
+        spans = await feed.reported_days(
+            session, school_ids, shown - timedelta(days=overview.WINDOW_DAYS - 1), shown
+        )
+        worrying = overview.worrying(days, spans)
+        flagged = await feed.pupil_names(session, worrying)
+    chart = overview.bar_chart(overview.absent_pupils_per_day(days, spans))
+    return _html(
+        "staff.html",
+        t=catalogue.text,
+        lang=catalogue.language,
+        catalogue=catalogue,
+        schools=", ".join(access.schools.values()),
+        day=shown,
+        today=today,
+        sections=[
+            (school, group, [_row(catalogue, item, worrying) for item in found])
+            for school, group, found in overview.by_group(items)
+        ],
+        count=len(items),
+        chart=chart,
+        flagged=[
+            catalogue.text(
+                "staff.flagged_line",
+                pupil=f"{pupil.first_name} {pupil.last_name}",
+                group=pupil.group_name,
+                school=access.schools.get(pupil.school_id, ""),
+                days=worrying[pupil.id],
+            )
+            for pupil in flagged
+        ],
+        csrf=csrf_token(access, settings_of(request)),
+        csv_link="/api/v1/absences.csv?"
+        + urlencode(
+            {
+                "from": shown.isoformat(),
+                "to": shown.isoformat(),
+                "separator": "comma" if catalogue.language == "en" else "semicolon",
+            }
+        ),
+    )
+
+
+def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> dict[str, Any]:
+    absence = item.absence
+    reported = local(item, absence.reported_at)
+    relation = "staff.caller_guardian" if absence.caller_is_guardian else "staff.caller_other"
+    state = overview.confirmation_state(item)
+    if state.total == 0:
+        confirmations = catalogue.text("staff.no_recipients")
+    elif state.all_delivered:
+        confirmations = catalogue.text("staff.confirmations_delivered", count=state.total)
+    else:
+        confirmations = catalogue.text(
+            "staff.confirmations_waiting", delivered=state.delivered, count=state.total
+        )
+    acknowledged = cancelled = None
+    if absence.acknowledged_at is not None:
+        acknowledged = catalogue.text(
+            "staff.acknowledged",
+            by=absence.acknowledged_by,
+            time=local(item, absence.acknowledged_at).time(),
+        )
+    if absence.cancelled_at is not None:
+        when = local(item, absence.cancelled_at)
+        cancelled = catalogue.text(
+            "staff.cancelled",
+            by=absence.cancelled_by,
+            date=catalogue.date(when.date(), short=True),
+            time=when.time(),
+            reason=absence.cancel_reason,
+        )
+    return {
+        "reference": absence.reference,
+        "pupil": pupil_name(item),
+        "flagged": item.pupil.id in worrying,
+        "period": period_text(catalogue, item),
+        "reported": catalogue.text(
+            "staff.reported",
+            date=catalogue.date(reported.date(), short=True),
+            time=reported.time(),
+            caller=masked_address("sms", absence.caller),
+        )
+        + f" ({catalogue.text(relation)})",
+        "confirmations": confirmations,
+        "all_delivered": state.all_delivered,
+        "failed": [
+            catalogue.text(
+                "staff.confirmation_failed",
+                channel=catalogue.text(f"staff.channel_{message.channel}"),
+                recipient=message.recipient_name,
+                to=masked_address(message.channel, message.address),
+            )
+            for message in state.failed
+        ],
+        "acknowledged": acknowledged,
+        "cancelled": cancelled,
+        "active": absence.status == feed.ACTIVE,
+    }
+
+
+# --- the forms -------------------------------------------------------------------------------
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    hosts = {request.headers.get("host", ""), urlsplit(settings_of(request).public_base_url).netloc}
+    return urlsplit(origin).netloc in hosts
+
+
+async def _form_access(request: Request, csrf: str) -> StaffAccess:
+    access = await resolve(request, request.cookies.get(COOKIE))
+    if access is None:
+        raise HTTPException(status_code=401, detail="sign in again with your link")
+    if not _same_origin(request) or not csrf_matches(access, settings_of(request), csrf):
+        raise HTTPException(status_code=403, detail="the form is not from this page; reload it")
+    return access
+
+
+Csrf = Annotated[str, Form(max_length=100)]
+Day = Annotated[str, Form(max_length=20)]
+
+
+@router.post(PAGE + "/absences/{reference}/acknowledge")
+async def acknowledge_form(request: Request, reference: str, csrf: Csrf, day: Day = "") -> Response:
+    access = await _form_access(request, csrf)
+    async with sessions_of(request)() as session, session.begin():
+        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
+        if absence_id is None:
+            raise HTTPException(status_code=404, detail="no such absence")
+        await feed.acknowledge(session, absence_id, access.who, now_of(request))
+    return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)
+
+
+@router.post(PAGE + "/absences/{reference}/cancel")
+async def cancel_form(
+    request: Request,
+    reference: str,
+    csrf: Csrf,
+    reason: Annotated[str, Form(max_length=500)],
+    day: Day = "",
+) -> Response:
+    access = await _form_access(request, csrf)
+    if not reason.strip():
+        raise HTTPException(status_code=422, detail="say why the report is wrong")
+    async with sessions_of(request)() as session, session.begin():
+        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
+        if absence_id is None:
+            raise HTTPException(status_code=404, detail="no such absence")
+        await cancel_report(
+            session,
+            absence_id,
+            access.who,
+            reason.strip(),
+            now_of(request),
+            catalogues_of(request),
+        )
+    return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)

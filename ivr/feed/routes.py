@@ -1,0 +1,12 @@
+"""Every route of the staff feed, as one router for the application."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ivr.feed import api, exports, page
+
+router = APIRouter()
+router.include_router(exports.router)
+router.include_router(api.router)
+router.include_router(page.router)

@@ -1,0 +1,64 @@
+"""Read and check a staff CSV: each group's contact teachers. Pure apart from reading the
+bytes it is given.
+
+Columns ``school,group,name,email``, a header row, UTF-8 (a file saved from a Swedish
+spreadsheet, with ``;`` and a byte-order mark, is read too). A group may have several
+contact teachers: one row each.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ivr.roster.csv_file import RowError, csv_dialect, is_email
+from ivr.store.staff import TeacherRecord
+
+COLUMNS = ("school", "group", "name", "email")
+
+
+class StaffFileInvalid(ValueError):
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in the staff file")
+        self.errors = errors
+
+
+def read_staff_file(data: bytes) -> list[TeacherRecord]:
+    """Every row checked; raises ``StaffFileInvalid`` listing every bad row if any is bad."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise StaffFileInvalid([RowError(line, "the file is not UTF-8 text")]) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv_dialect(text))
+    columns = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in COLUMNS if name not in columns]
+    if missing:
+        raise StaffFileInvalid([RowError(1, f"missing column(s): {', '.join(missing)}")])
+    reader.fieldnames = columns
+    errors: list[RowError] = []
+    teachers: list[TeacherRecord] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:
+            errors.append(RowError(line, "more values than columns"))
+            continue
+        row = {name: (value or "").strip() for name, value in raw.items() if name is not None}
+        if not any(row.values()):
+            continue
+        problems = [f"{name} is empty" for name in COLUMNS if not row.get(name)]
+        email = row.get("email", "")
+        if email and not is_email(email):
+            problems.append(f"email {email!r} is not an email address")
+        key = (row.get("school", ""), row.get("group", ""), email.lower())
+        if not problems and key in seen:
+            problems.append(f"the same teacher of the same group is on line {seen[key]}")
+        if problems:
+            errors.extend(RowError(line, problem) for problem in problems)
+            continue
+        seen[key] = line
+        teachers.append(TeacherRecord(line, row["school"], row["group"], row["name"], email))
+    if errors:
+        raise StaffFileInvalid(errors)
+    return teachers

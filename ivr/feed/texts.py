@@ -1,0 +1,38 @@
+"""How an absence is put in words for staff, in their organisation's language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ivr.feed.cancellation import period_of
+from ivr.i18n import Catalogue
+from ivr.phone import for_display
+from ivr.store.feed import StaffAbsence
+
+
+def pupil_name(item: StaffAbsence) -> str:
+    return f"{item.pupil.first_name} {item.pupil.last_name}"
+
+
+def local(item: StaffAbsence, moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(item.organisation.timezone))
+
+
+def period_text(catalogue: Catalogue, item: StaffAbsence, short: bool = True) -> str:
+    return catalogue.period(period_of(item), short=short)
+
+
+def caller_text(item: StaffAbsence) -> str:
+    return for_display(item.absence.caller)
+
+
+def caller_note(catalogue: Catalogue, item: StaffAbsence) -> str:
+    relation = "guardian" if item.absence.caller_is_guardian else "other"
+    return catalogue.text(f"email.caller_is_{relation}")
+
+
+def last_change(item: StaffAbsence) -> datetime:
+    absence = item.absence
+    moments = [absence.reported_at, absence.acknowledged_at, absence.cancelled_at]
+    return max(moment for moment in moments if moment is not None)

@@ -1,0 +1,43 @@
+"""What the feed's routes take from the application: sessions, the clock, the texts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.i18n import Catalogue
+from ivr.i18n.lookup import Catalogues
+from ivr.settings import Settings
+from ivr.store.staff import StaffAccess
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def sessions_of(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def now_of(request: Request) -> datetime:
+    now: datetime = request.app.state.clock()
+    return now
+
+
+def catalogues_of(request: Request) -> Catalogues:
+    settings = settings_of(request)
+    return Catalogues(settings.language, settings.catalogue_dir)
+
+
+def catalogue_for(request: Request, access: StaffAccess) -> Catalogue:
+    """Staff read in their organisation's language."""
+    return catalogues_of(request)(access.language)
+
+
+def today_for(access: StaffAccess, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(access.timezone)).date()

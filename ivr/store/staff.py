@@ -1,0 +1,302 @@
+"""School staff: access tokens, contact teachers, and the daily digests queued for them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ivr.store.models import (
+    Absence,
+    ContactTeacher,
+    Digest,
+    Organisation,
+    Pupil,
+    School,
+    StaffToken,
+    StaffTokenSchool,
+)
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAccess:
+    """What a valid token lets its holder see: some schools of one organisation."""
+
+    token_id: int
+    label: str | None
+    token_hash: str
+    organisation_id: int
+    organisation_name: str
+    timezone: str
+    language: str
+    schools: dict[int, str]
+
+    @property
+    def who(self) -> str:
+        """How an acknowledgement or a cancellation made with this token is signed."""
+        return self.label or f"token {self.token_id}"
+
+    def school_id(self, name: str) -> int | None:
+        return next((id_ for id_, school in self.schools.items() if school == name), None)
+
+
+async def find_schools(
+    session: AsyncSession, organisation_id: int, names: Collection[str]
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(School.name, School.id).where(
+            School.organisation_id == organisation_id, School.name.in_(names)
+        )
+    )
+    return dict(rows.all())
+
+
+async def add_token(
+    session: AsyncSession,
+    organisation_id: int,
+    school_ids: Collection[int],
+    label: str | None,
+    token_hash: str,
+    now: datetime,
+) -> StaffToken:
+    token = StaffToken(
+        organisation_id=organisation_id, label=label, token_hash=token_hash, created_at=now
+    )
+    session.add(token)
+    await session.flush()
+    await session.execute(
+        insert(StaffTokenSchool),
+        [{"token_id": token.id, "school_id": school_id} for school_id in sorted(school_ids)],
+    )
+    return token
+
+
+async def label_taken(session: AsyncSession, organisation_id: int, label: str) -> bool:
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    StaffToken.organisation_id == organisation_id, StaffToken.label == label
+                )
+            )
+        )
+    )
+
+
+async def find_access(session: AsyncSession, token_hash: str) -> StaffAccess | None:
+    """The access a token gives, or None if there is no such token or it was revoked."""
+    row = (
+        await session.execute(
+            select(StaffToken, Organisation)
+            .join(Organisation, Organisation.id == StaffToken.organisation_id)
+            .where(StaffToken.token_hash == token_hash, StaffToken.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        return None
+    token, organisation = row
+    schools = await session.execute(
+        select(School.id, School.name)
+        .join(StaffTokenSchool, StaffTokenSchool.school_id == School.id)
+        .where(StaffTokenSchool.token_id == token.id)
+        .order_by(School.name)
+    )
+    return StaffAccess(
+        token_id=token.id,
+        label=token.label,
+        token_hash=token.token_hash,
+        organisation_id=organisation.id,
+        organisation_name=organisation.name,
+        timezone=organisation.timezone,
+        language=organisation.language,
+        schools={row.id: row.name for row in schools},
+    )
+
+
+async def list_tokens(session: AsyncSession) -> list[tuple[StaffToken, str]]:
+    """Every token with its organisation's name, the newest first."""
+    rows = await session.execute(
+        select(StaffToken, Organisation.name)
+        .join(Organisation, Organisation.id == StaffToken.organisation_id)
+        .options(selectinload(StaffToken.schools))
+        .order_by(StaffToken.id.desc())
+    )
+    return [(token, organisation) for token, organisation in rows]
+
+
+async def find_tokens(session: AsyncSession, id_or_label: str) -> list[StaffToken]:
+    """Tokens whose id or label is ``id_or_label`` (a label may be used in several
+    organisations)."""
+    condition = StaffToken.label == id_or_label
+    if id_or_label.isdigit():
+        condition = condition | (StaffToken.id == int(id_or_label))
+    return list(await session.scalars(select(StaffToken).where(condition)))
+
+
+async def revoke_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
+    """True if the token was valid until now."""
+    result = await session.execute(
+        update(StaffToken)
+        .where(StaffToken.id == token_id, StaffToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# --- contact teachers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TeacherRecord:
+    """One row of a staff CSV."""
+
+    line: int
+    school: str
+    group: str
+    name: str
+    email: str
+
+
+@dataclass
+class TeacherImportSummary:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+class UnknownGroups(ValueError):
+    """Rows that name a school or group the roster does not have."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        super().__init__(f"{len(problems)} row(s) name a school or group not in the roster")
+        self.problems = problems
+
+
+async def import_contact_teachers(
+    session: AsyncSession, organisation_id: int, teachers: Sequence[TeacherRecord]
+) -> TeacherImportSummary:
+    """Upsert ``teachers`` by school, group and email: each group in the file gets exactly
+    the contact teachers the file lists; groups not in the file are left as they are. Every
+    school and group must be in the roster (a misspelt group would never get a digest)."""
+    schools = await find_schools(session, organisation_id, {t.school for t in teachers})
+    found = await session.execute(
+        select(Pupil.school_id, Pupil.group_name)
+        .where(Pupil.school_id.in_(schools.values()))
+        .distinct()
+    )
+    known_groups = {(school_id, group) for school_id, group in found}
+    problems: list[tuple[int, str]] = []
+    for record in teachers:
+        if record.school not in schools:
+            problems.append((record.line, f"school {record.school!r} is not in the roster"))
+        elif (schools[record.school], record.group) not in known_groups:
+            problems.append(
+                (record.line, f"group {record.group!r} has no pupils at {record.school}")
+            )
+    if problems:
+        raise UnknownGroups(problems)
+    wanted = {(schools[t.school], t.group, t.email.lower()): t.name for t in teachers}
+    groups = {(school_id, group) for school_id, group, _email in wanted}
+    summary = TeacherImportSummary()
+    existing = await session.scalars(
+        select(ContactTeacher).where(ContactTeacher.school_id.in_(schools.values()))
+    )
+    for teacher in existing:
+        if (teacher.school_id, teacher.group_name) not in groups:
+            continue
+        name = wanted.pop((teacher.school_id, teacher.group_name, teacher.email), None)
+        if name is None:
+            await session.delete(teacher)
+            summary.removed += 1
+        elif name != teacher.name:
+            teacher.name = name
+            summary.updated += 1
+        else:
+            summary.unchanged += 1
+    for (school_id, group, email), name in wanted.items():
+        session.add(ContactTeacher(school_id=school_id, group_name=group, name=name, email=email))
+        summary.added += 1
+    await session.flush()
+    return summary
+
+
+async def contact_teachers(
+    session: AsyncSession, school_id: int, group: str
+) -> list[ContactTeacher]:
+    return list(
+        await session.scalars(
+            select(ContactTeacher)
+            .where(ContactTeacher.school_id == school_id, ContactTeacher.group_name == group)
+            .order_by(ContactTeacher.id)
+        )
+    )
+
+
+# --- digests ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DueGroup:
+    school_id: int
+    school: str
+    group: str
+
+
+async def groups_due_a_digest(
+    session: AsyncSession, organisation_id: int, day: date
+) -> list[DueGroup]:
+    """Groups with a contact teacher, an active absence on ``day`` and no digest yet."""
+    has_absence = exists().where(
+        Absence.pupil_id == Pupil.id,
+        Absence.status == "active",
+        Absence.start_date <= day,
+        Absence.end_date >= day,
+    )
+    has_digest = exists().where(
+        Digest.school_id == ContactTeacher.school_id,
+        Digest.group_name == ContactTeacher.group_name,
+        Digest.day == day,
+    )
+    has_pupil_absent = exists().where(
+        Pupil.school_id == ContactTeacher.school_id,
+        Pupil.group_name == ContactTeacher.group_name,
+        has_absence,
+    )
+    rows = await session.execute(
+        select(School.id, School.name, ContactTeacher.group_name)
+        .join(ContactTeacher, ContactTeacher.school_id == School.id)
+        .where(School.organisation_id == organisation_id, has_pupil_absent, ~has_digest)
+        .distinct()
+        .order_by(School.name, ContactTeacher.group_name)
+    )
+    return [DueGroup(school_id, school, group) for school_id, school, group in rows]
+
+
+async def claim_digest(
+    session: AsyncSession, school_id: int, group: str, day: date, absences: int, now: datetime
+) -> bool:
+    """Record that the group's digest for ``day`` is being queued. False if another process
+    already has: the unique constraint decides, and the loser queues nothing."""
+    try:
+        async with session.begin_nested():
+            session.add(
+                Digest(
+                    school_id=school_id,
+                    group_name=group,
+                    day=day,
+                    absences=absences,
+                    queued_at=now,
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
