@@ -64,6 +64,11 @@ def configure_sqlite(engine_events_target: Any) -> None:
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
     url = async_url(database_url)
     if is_sqlite(url):
+        # One connection per process: SQLite has one writer at a time anyway, and waiting
+        # for the pool is a queue, where waiting for SQLite's lock is sleeping and polling.
+        options.setdefault("pool_size", 1)
+        options.setdefault("max_overflow", 0)
+        options.setdefault("pool_timeout", 30)
         engine = create_async_engine(url, **options)
         configure_sqlite(engine.sync_engine)
         return engine
