@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
 from ivr.i18n import Catalogue
@@ -37,8 +37,8 @@ def _recipients(pupil: Pupil) -> tuple[Recipient, list[Recipient]]:
     return own, guardians
 
 
-async def record_report(
-    session: AsyncSession,
+def record_report(
+    session: Session,
     *,
     organisation_id: int,
     pupil_id: int,
@@ -50,10 +50,10 @@ async def record_report(
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> Absence:
     """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
-    pupil = await load_pupil(session, pupil_id)
+    pupil = load_pupil(session, pupil_id)
     own, guardians = _recipients(pupil)
     relation = caller_relation(caller, own, guardians)
-    absence = await add_absence(
+    absence = add_absence(
         session,
         NewAbsence(
             organisation_id=organisation_id,
@@ -80,5 +80,5 @@ async def record_report(
     )
     recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
     drafts = confirmation_drafts(facts, recipients, catalogue_for)
-    await queue(session, absence.id, drafts, reported_at)
+    queue(session, absence.id, drafts, reported_at)
     return absence

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -185,7 +184,7 @@ def live_server(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     settings = make_settings(database_url, base_url, **server_settings)
-    asyncio.run(seed_roster(settings, clock.now.date()))
+    seed_roster(settings, clock.now.date())
     app = create_app(settings, clock=clock)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

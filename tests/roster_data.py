@@ -6,7 +6,7 @@ from datetime import date
 
 from ivr.roster.csv_file import read_roster
 from ivr.settings import Settings
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from ivr.store.lines import ensure_organisation, set_number
 from ivr.store.roster import import_roster
 
@@ -48,22 +48,20 @@ OTHER_ROSTER = HEADER + (
 )
 
 
-async def seed_roster(settings: Settings, today: date) -> None:
-    engine = create_engine(settings.database_url)
+def seed_roster(settings: Settings, today: date) -> None:
+    database = Database(settings.database_url)
     try:
-        async with session_factory(engine)() as session, session.begin():
-            home = await ensure_organisation(session, "Testkommun", "Europe/Stockholm", "sv")
-            await set_number(session, home, LINE, None)
-            await set_number(session, home, ENGLISH_LINE, "en")
-            other = await ensure_organisation(session, "Andra kommun", "Europe/Stockholm", "sv")
-            await set_number(session, other, OTHER_LINE, None)
+        with database.sessions.begin() as session:
+            home = ensure_organisation(session, "Testkommun", "Europe/Stockholm", "sv")
+            set_number(session, home, LINE, None)
+            set_number(session, home, ENGLISH_LINE, "en")
+            other = ensure_organisation(session, "Andra kommun", "Europe/Stockholm", "sv")
+            set_number(session, other, OTHER_LINE, None)
             key = settings.personal_number_key
             languages = ["sv", "en", "nb"]
-            await import_roster(
-                session, home.id, read_roster(ROSTER.encode(), today, languages), key
-            )
-            await import_roster(
+            import_roster(session, home.id, read_roster(ROSTER.encode(), today, languages), key)
+            import_roster(
                 session, other.id, read_roster(OTHER_ROSTER.encode(), today, languages), key
             )
     finally:
-        await engine.dispose()
+        database.dispose()

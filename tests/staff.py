@@ -3,23 +3,21 @@ that reads the staff feed with a token."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
 from ivr.feed.access import new_token, token_hash
 from ivr.i18n.lookup import Catalogues
 from ivr.reports import record_report
 from ivr.settings import Settings
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from ivr.store.lines import find_organisation
 from ivr.store.models import Pupil
 from ivr.store.staff import add_token, find_access, find_schools, revoke_token
@@ -30,20 +28,13 @@ _T = TypeVar("_T")
 HOME = "Testkommun"
 
 
-def in_session(database_url: str, work: Callable[[AsyncSession], Awaitable[_T]]) -> _T:
-    """Run ``work`` in one transaction of its own and commit. In a thread of its own, so
-    that a test may call it while another event loop runs (Playwright's, say)."""
-
-    async def run() -> _T:
-        engine = create_engine(database_url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    with ThreadPoolExecutor(max_workers=1) as thread:
-        return thread.submit(asyncio.run, run()).result()
+def in_session(database_url: str, work: Callable[[Session], _T]) -> _T:
+    """Run ``work`` in one transaction of its own and commit."""
+    database = Database(database_url)
+    try:
+        return database.transaction(work)
+    finally:
+        database.dispose()
 
 
 def issue_token(
@@ -52,12 +43,12 @@ def issue_token(
     """A new staff token for ``schools`` of ``organisation``."""
     token = new_token()
 
-    async def work(session: AsyncSession) -> None:
-        found = await find_organisation(session, organisation)
+    def work(session: Session) -> None:
+        found = find_organisation(session, organisation)
         assert found is not None
-        school_ids = await find_schools(session, found.id, schools)
+        school_ids = find_schools(session, found.id, schools)
         assert len(school_ids) == len(schools), f"not all of {schools} exist"
-        await add_token(
+        add_token(
             session,
             found.id,
             school_ids.values(),
@@ -71,16 +62,16 @@ def issue_token(
 
 
 def revoke(settings: Settings, token: str) -> None:
-    async def work(session: AsyncSession) -> None:
-        access = await find_access(session, token_hash(token, settings))
+    def work(session: Session) -> None:
+        access = find_access(session, token_hash(token, settings))
         assert access is not None
-        await revoke_token(session, access.token_id, datetime.now(STOCKHOLM))
+        revoke_token(session, access.token_id, datetime.now(STOCKHOLM))
 
     in_session(settings.database_url, work)
 
 
-async def record_in(
-    session: AsyncSession,
+def record_in(
+    session: Session,
     pupil: str,
     start: date,
     end: date | None = None,
@@ -91,9 +82,9 @@ async def record_in(
 ) -> str:
     """Record a report of ``pupil`` (roster id) as a call would, in ``session``; its
     reference."""
-    pupil_row = await session.scalar(select(Pupil).where(Pupil.external_id == pupil))
+    pupil_row = session.scalar(select(Pupil).where(Pupil.external_id == pupil))
     assert pupil_row is not None
-    absence = await record_report(
+    absence = record_report(
         session,
         organisation_id=pupil_row.organisation_id,
         pupil_id=pupil_row.id,

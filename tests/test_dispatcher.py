@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ivr.notify.dispatcher import Dispatcher, retry_delay
 from ivr.notify.gateways import build_gateways
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from ivr.store.outbox import claim_due
 from tests.calls import place_call
 from tests.conftest import Clock, LiveServer, make_settings
@@ -35,14 +35,13 @@ class Line:
 
     def __init__(self, database_url: str, settings: dict[str, Any], clock: Clock) -> None:
         self.settings = make_settings(database_url, **settings)
-        self.engine = create_engine(database_url)
-        self.sessions = session_factory(self.engine)
+        self.database = Database(database_url, serving=True)
         self.clock = clock
         self.dispatchers: list[Dispatcher] = []
 
     def dispatcher(self, **overrides: Any) -> Dispatcher:
         settings = self.settings.model_copy(update=overrides)
-        dispatcher = Dispatcher(self.sessions, build_gateways(settings), settings, self.clock)
+        dispatcher = Dispatcher(self.database, build_gateways(settings), settings, self.clock)
         self.dispatchers.append(dispatcher)
         return dispatcher
 
@@ -50,7 +49,7 @@ class Line:
         for dispatcher in self.dispatchers:
             for gateway in dispatcher.gateways.values():
                 await gateway.close()
-        await self.engine.dispose()
+        self.database.dispose()
 
 
 @pytest.fixture
@@ -166,8 +165,9 @@ async def test_temporary_failures_give_up_after_the_age_limit(
 async def test_a_claim_whose_dispatcher_died_is_taken_over_after_its_lease(
     line: Line, providers: Providers, db: sa.Engine
 ) -> None:
-    async with line.sessions() as session, session.begin():
-        claimed = await claim_due(session, line.clock.now, 10, timedelta(seconds=60), "dead")
+    claimed = line.database.transaction(
+        lambda session: claim_due(session, line.clock.now, 10, timedelta(seconds=60), "dead")
+    )
     assert len(claimed) == 4
     survivor = line.dispatcher()
     assert await survivor.dispatch_once() == 0, "a live claim is left alone"

@@ -3,14 +3,14 @@ school system polls. Every absence is seen, and seen once."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from tests.conftest import LiveServer
 from tests.staff import Staff, record, record_in
 
@@ -42,17 +42,14 @@ def _write_slowly(database_url: str, pupil: str, hold_seconds: float) -> str:
     """Record a report, then keep the transaction open a while before committing: later
     reports may commit first."""
 
-    async def run() -> str:
-        engine = create_engine(database_url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                reference = await record_in(session, pupil, DAY)
-                await asyncio.sleep(hold_seconds)
-            return reference
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    database = Database(database_url)
+    try:
+        with database.sessions.begin() as session:
+            reference = record_in(session, pupil, DAY)
+            time.sleep(hold_seconds)
+        return reference
+    finally:
+        database.dispose()
 
 
 def test_reports_committed_out_of_order_are_each_seen_exactly_once(

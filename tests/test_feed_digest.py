@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.feed.digest import DigestSchedule, queue_due_digests
 from ivr.settings import Settings
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from ivr.store.lines import find_organisation
 from ivr.store.staff import TeacherRecord, import_contact_teachers
 from tests.conftest import STOCKHOLM, LiveServer, make_settings
@@ -44,10 +44,10 @@ def at(hour: int, minute: int, day: date = DAY) -> datetime:
 
 
 def add_teachers(database_url: str, teachers: list[TeacherRecord] = TEACHERS) -> None:
-    async def work(session: AsyncSession) -> None:
-        organisation = await find_organisation(session, "Testkommun")
+    def work(session: Session) -> None:
+        organisation = find_organisation(session, "Testkommun")
         assert organisation is not None
-        await import_contact_teachers(session, organisation.id, teachers)
+        import_contact_teachers(session, organisation.id, teachers)
 
     in_session(database_url, work)
 
@@ -63,11 +63,11 @@ class Queuer:
         self.settings = settings
 
     async def __call__(self, now: datetime) -> int:
-        engine = create_engine(self.settings.database_url)
+        database = Database(self.settings.database_url, serving=True)
         try:
-            return await queue_due_digests(session_factory(engine), now, self.settings)
+            return await queue_due_digests(database, now, self.settings)
         finally:
-            await engine.dispose()
+            database.dispose()
 
     def run(self, now: datetime) -> int:
         return asyncio.run(self(now))
@@ -208,10 +208,10 @@ class FakeMonotonic:
 
 @pytest.fixture
 async def schedule(queuer: Queuer) -> AsyncIterator[tuple[DigestSchedule, FakeMonotonic]]:
-    engine = create_engine(queuer.settings.database_url)
+    database = Database(queuer.settings.database_url, serving=True)
     monotonic = FakeMonotonic()
-    yield DigestSchedule(session_factory(engine), queuer.settings, monotonic), monotonic
-    await engine.dispose()
+    yield DigestSchedule(database, queuer.settings, monotonic), monotonic
+    database.dispose()
 
 
 @pytest.mark.anyio
@@ -232,8 +232,8 @@ async def test_the_schedule_looks_at_most_once_a_minute(
 async def test_a_failing_digest_does_not_stop_the_dispatcher(
     live_server: LiveServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/unreachable")
-    broken = DigestSchedule(session_factory(engine), live_server.settings)
+    database = Database("postgresql+psycopg://nobody@127.0.0.1:9/unreachable")
+    broken = DigestSchedule(database, live_server.settings)
     assert await broken.tick(at(7, 45)) == 0
     assert "could not queue the daily digests" in caplog.text
-    await engine.dispose()
+    database.dispose()

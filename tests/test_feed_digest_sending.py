@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ def clock() -> Clock:
 @pytest.fixture
 def server_settings(providers: Providers, database_url: str, clock: Clock) -> dict[str, Any]:
     """Teachers and a report are there before the server (and its dispatcher) starts."""
-    asyncio.run(seed_roster(make_settings(database_url), clock.now.date()))
+    seed_roster(make_settings(database_url), clock.now.date())
     add_teachers(database_url)
     record(database_url, "P1", DAY)
     return providers.settings(dispatcher="on")

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.i18n import available_languages
 from ivr.logs import configure_logging
@@ -35,7 +35,7 @@ from ivr.roster.demo import (
 from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.absences import list_absences
-from ivr.store.db import create_engine, session_factory
+from ivr.store.db import Database
 from ivr.store.lines import (
     ensure_organisation,
     find_organisation,
@@ -76,23 +76,16 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _with_session(
-    work: Callable[[AsyncSession, Settings], Awaitable[_T]], upgrade: bool = True
-) -> _T:
+def _with_session(work: Callable[[Session, Settings], _T], upgrade: bool = True) -> _T:
     """Run ``work`` in one transaction on an up-to-date database; it commits if ``work`` returns."""
     settings = get_settings()
     if upgrade:
         migrate.upgrade(settings.database_url)
-
-    async def run() -> _T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_factory(engine)() as session, session.begin():
-                return await work(session, settings)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    database = Database(settings.database_url)
+    try:
+        return database.transaction(lambda session: work(session, settings))
+    finally:
+        database.dispose()
 
 
 class _DryRun(Exception):
@@ -117,9 +110,9 @@ async def _run_worker(settings: Settings) -> None:
     from ivr.notify.dispatcher import Dispatcher
     from ivr.notify.gateways import build_gateways
 
-    engine = create_engine(settings.database_url)
+    database = Database(settings.database_url, serving=True)
     gateways = build_gateways(settings)
-    dispatcher = Dispatcher(session_factory(engine), gateways, settings)
+    dispatcher = Dispatcher(database, gateways, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -130,7 +123,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         for gateway in gateways.values():
             await gateway.close()
-        await engine.dispose()
+        database.dispose()
     errors.print(
         f"Worker stopped: {dispatcher.sent} sent, {dispatcher.retried} to retry, "
         f"{dispatcher.failed} failed."
@@ -197,10 +190,10 @@ def org_add(
 ) -> None:
     """Add an organisation (or leave an existing one as it is)."""
 
-    async def work(session: AsyncSession, settings: Settings) -> Organisation:
+    def work(session: Session, settings: Settings) -> Organisation:
         zone = timezone or settings.timezone
         ZoneInfo(zone)
-        return await ensure_organisation(session, name, zone, language or settings.language)
+        return ensure_organisation(session, name, zone, language or settings.language)
 
     organisation = _with_session(work)
     console.print(
@@ -212,8 +205,8 @@ def org_add(
 def org_list() -> None:
     """List organisations."""
 
-    async def work(session: AsyncSession, _settings: Settings) -> list[Organisation]:
-        return await list_organisations(session)
+    def work(session: Session, _settings: Settings) -> list[Organisation]:
+        return list_organisations(session)
 
     table = Table("name", "time zone", "language")
     for organisation in _with_session(work):
@@ -237,11 +230,11 @@ def number_add(
     if language and language not in available_languages(get_settings().catalogue_dir):
         raise _fail(f"no catalogue for language {language!r}")
 
-    async def work(session: AsyncSession, _settings: Settings) -> None:
-        organisation = await find_organisation(session, org)
+    def work(session: Session, _settings: Settings) -> None:
+        organisation = find_organisation(session, org)
         if organisation is None:
             raise _fail(f"no organisation {org!r}; add it with `ivr org add`")
-        await set_number(session, organisation, e164, language)
+        set_number(session, organisation, e164, language)
 
     _with_session(work)
     console.print(f"{e164} now answers for {org}" + (f" in {language}" if language else "") + ".")
@@ -251,10 +244,10 @@ def number_add(
 def number_list() -> None:
     """List the numbers guardians call."""
 
-    async def work(session: AsyncSession, _settings: Settings) -> list[tuple[str, str, str]]:
+    def work(session: Session, _settings: Settings) -> list[tuple[str, str, str]]:
         return [
             (number.number, organisation.name, number.language or organisation.language)
-            for number, organisation in await list_numbers(session)
+            for number, organisation in list_numbers(session)
         ]
 
     table = Table("number", "organisation", "language")
@@ -266,13 +259,13 @@ def number_list() -> None:
 # --- roster ------------------------------------------------------------------------------
 
 
-async def _organisation_for_import(session: AsyncSession, name: str | None) -> Organisation:
+def _organisation_for_import(session: Session, name: str | None) -> Organisation:
     if name is not None:
-        organisation = await find_organisation(session, name)
+        organisation = find_organisation(session, name)
         if organisation is None:
             raise _fail(f"no organisation {name!r}; add it with `ivr org add`")
         return organisation
-    organisations = await list_organisations(session)
+    organisations = list_organisations(session)
     if len(organisations) == 1:
         return organisations[0]
     if not organisations:
@@ -302,11 +295,11 @@ def _import(
         _report_errors(invalid.errors)
         raise typer.Exit(1) from None
 
-    async def work(session: AsyncSession, settings: Settings) -> ImportSummary:
-        organisation = await _organisation_for_import(session, organisation_name)
+    def work(session: Session, settings: Settings) -> ImportSummary:
+        organisation = _organisation_for_import(session, organisation_name)
         with _progress() as progress:
             task = progress.add_task("Importing pupils", total=len(roster.pupils))
-            summary = await import_roster(
+            summary = import_roster(
                 session,
                 organisation.id,
                 roster,
@@ -374,12 +367,12 @@ def demo() -> None:
     """Load a demo organisation, schools, pupils and guardians, and show how to call."""
     settings = get_settings()
 
-    async def work(session: AsyncSession, settings: Settings) -> None:
-        organisation = await ensure_organisation(
+    def work(session: Session, settings: Settings) -> None:
+        organisation = ensure_organisation(
             session, DEMO_ORGANISATION, settings.timezone, settings.language
         )
         for number, language in DEMO_LINES.items():
-            await set_number(session, organisation, number, language)
+            set_number(session, organisation, number, language)
 
     _with_session(work)
     pupils = demo_pupils()
@@ -475,9 +468,9 @@ def absences_list(
     """Reported absences, newest report first."""
     day: date | None = on.date() if on else None
 
-    async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
+    def work(session: Session, _settings: Settings) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
-        for listing in await list_absences(session, day, limit):
+        for listing in list_absences(session, day, limit):
             absence = listing.absence
             rows.append(
                 {
@@ -536,7 +529,7 @@ def outbox_list(
     if status is not None and status not in STATUSES:
         raise _fail(f"status must be one of {', '.join(STATUSES)}")
 
-    async def work(session: AsyncSession, _settings: Settings) -> list[dict[str, object]]:
+    def work(session: Session, _settings: Settings) -> list[dict[str, object]]:
         return [
             {
                 "id": message.id,
@@ -553,7 +546,7 @@ def outbox_list(
                 "last_error": message.last_error,
                 "body": message.body,
             }
-            for message, reference in await list_messages(session, status, limit)
+            for message, reference in list_messages(session, status, limit)
         ]
 
     rows = _with_session(work)
@@ -579,8 +572,8 @@ def outbox_retry(
 ) -> None:
     """Send the failed confirmations of an absence again."""
 
-    async def work(session: AsyncSession, _settings: Settings) -> int:
-        return await requeue(session, reference.strip().upper(), datetime.now(UTC))
+    def work(session: Session, _settings: Settings) -> int:
+        return requeue(session, reference.strip().upper(), datetime.now(UTC))
 
     count = _with_session(work)
     if count == 0:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.feed.access import new_token, token_hash
 from ivr.feed.staff_csv import StaffFileInvalid, read_staff_file
@@ -58,18 +58,18 @@ def token_create(
     token = new_token()
     label = name.strip() if name else None
 
-    async def work(session: AsyncSession, settings: Settings) -> tuple[int, str, str]:
-        organisation = await _organisation_for_import(session, org)
-        schools = await find_schools(session, organisation.id, set(school))
+    def work(session: Session, settings: Settings) -> tuple[int, str, str]:
+        organisation = _organisation_for_import(session, org)
+        schools = find_schools(session, organisation.id, set(school))
         missing = sorted(set(school) - schools.keys())
         if missing:
             raise _fail(
                 f"{organisation.name} has no school {', '.join(map(repr, missing))}; "
                 "schools come from the roster"
             )
-        if label and await label_taken(session, organisation.id, label):
+        if label and label_taken(session, organisation.id, label):
             raise _fail(f"there is already a token named {label!r}; revoke it or pick another")
-        created = await add_token(
+        created = add_token(
             session,
             organisation.id,
             schools.values(),
@@ -98,7 +98,7 @@ def token_create(
 def token_list() -> None:
     """Every staff token: whose, which schools, and whether it is revoked."""
 
-    async def work(session: AsyncSession, _settings: Settings) -> list[tuple[str, ...]]:
+    def work(session: Session, _settings: Settings) -> list[tuple[str, ...]]:
         return [
             (
                 str(token.id),
@@ -108,7 +108,7 @@ def token_list() -> None:
                 token.created_at.strftime("%Y-%m-%d %H:%M"),
                 f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "valid",
             )
-            for token, organisation in await list_tokens(session)
+            for token, organisation in list_tokens(session)
         ]
 
     table = Table("id", "name", "organisation", "schools", "created (UTC)", "status")
@@ -123,14 +123,14 @@ def token_revoke(
 ) -> None:
     """Revoke a token: it stops working at once."""
 
-    async def work(session: AsyncSession, _settings: Settings) -> tuple[int, bool]:
-        found = await find_tokens(session, token.strip())
+    def work(session: Session, _settings: Settings) -> tuple[int, bool]:
+        found = find_tokens(session, token.strip())
         if not found:
             raise _fail(f"no token {token!r}")
         if len(found) > 1:
             ids = ", ".join(str(t.id) for t in found)
             raise _fail(f"several tokens are called {token!r} (ids {ids}); give the id")
-        return found[0].id, await revoke_token(session, found[0].id, datetime.now(UTC))
+        return found[0].id, revoke_token(session, found[0].id, datetime.now(UTC))
 
     token_id, revoked = _with_session(work)
     console.print(f"Token {token_id} " + ("revoked." if revoked else "was already revoked."))
@@ -156,9 +156,9 @@ def staff_import(
         _report(invalid.errors)
         raise typer.Exit(1) from None
 
-    async def work(session: AsyncSession, _settings: Settings) -> TeacherImportSummary:
-        organisation = await _organisation_for_import(session, org)
-        return await import_contact_teachers(session, organisation.id, teachers)
+    def work(session: Session, _settings: Settings) -> TeacherImportSummary:
+        organisation = _organisation_for_import(session, org)
+        return import_contact_teachers(session, organisation.id, teachers)
 
     try:
         summary = _with_session(work)

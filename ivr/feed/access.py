@@ -26,9 +26,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.settings import Settings
+from ivr.store.db import Database
 from ivr.store.staff import StaffAccess, find_access
 
 TOKEN_PREFIX = "ivrs_"  # noqa: S105 - a prefix, not a secret
@@ -69,9 +69,9 @@ async def resolve(request: Request, token: str | None) -> StaffAccess | None:
     if not token or len(token) > 200:
         return None
     settings: Settings = request.app.state.settings
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    async with sessions() as session, session.begin():
-        return await find_access(session, token_hash(token, settings))
+    database: Database = request.app.state.database
+    hashed = token_hash(token, settings)
+    return await database.run(lambda session: find_access(session, hashed))
 
 
 _bearer = HTTPBearer(auto_error=False, description="A staff token (`ivr staff token create`).")

@@ -15,11 +15,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 
 from ivr.feed.access import StaffReader, StaffWriter, schools_asked
 from ivr.feed.cancellation import cancel_report
 from ivr.feed.schemas import Absence, AbsencePage, CancelRequest, School, absence_out
-from ivr.feed.web import catalogues_of, now_of, sessions_of
+from ivr.feed.web import catalogues_of, database_of, now_of
 from ivr.store import feed
 from ivr.store.feed import START, AbsenceFilter, Position
 from ivr.store.staff import StaffAccess
@@ -60,8 +61,8 @@ Group = Annotated[str | None, Query(max_length=100, description="Only pupils of 
 @router.get("/schools")
 async def schools(request: Request, access: StaffReader) -> list[School]:
     """The schools this token shows, with their groups."""
-    async with sessions_of(request)() as session, session.begin():
-        groups = await feed.groups_of(session, list(access.schools))
+    school_ids = list(access.schools)
+    groups = await database_of(request).run(lambda session: feed.groups_of(session, school_ids))
     return [
         School(name=name, groups=[group for school, group in groups if school == name])
         for name in access.schools.values()
@@ -85,9 +86,12 @@ async def list_absences(
     """Absences in the order they last changed (reported, acknowledged, cancelled)."""
     which = AbsenceFilter(schools_asked(access, school), start, end, group)
     after = decode_cursor(since)
-    async with sessions_of(request)() as session, session.begin():
-        changes = await feed.changes_after(session, after, which, limit)
-        items = await feed.load_absences(session, changes.absence_ids)
+
+    def read(session: Session) -> tuple[feed.Changes, list[feed.StaffAbsence]]:
+        changes = feed.changes_after(session, after, which, limit)
+        return changes, feed.load_absences(session, changes.absence_ids)
+
+    changes, items = await database_of(request).run(read)
     return AbsencePage(
         absences=[absence_out(item) for item in items],
         next=encode_cursor(changes.last),
@@ -95,13 +99,19 @@ async def list_absences(
     )
 
 
+def _find(session: Session, access: StaffAccess, reference: str) -> int:
+    absence_id = feed.find_absence_id(session, list(access.schools), reference)
+    if absence_id is None:
+        raise _NOT_FOUND
+    return absence_id
+
+
 async def _one(request: Request, access: StaffAccess, reference: str) -> Absence:
-    async with sessions_of(request)() as session, session.begin():
-        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
-        if absence_id is None:
-            raise _NOT_FOUND
-        [item] = await feed.load_absences(session, [absence_id])
-    return absence_out(item)
+    def read(session: Session) -> feed.StaffAbsence:
+        [item] = feed.load_absences(session, [_find(session, access, reference)])
+        return item
+
+    return absence_out(await database_of(request).run(read))
 
 
 @router.get("/absences/{reference}")
@@ -113,11 +123,12 @@ async def one_absence(request: Request, access: StaffReader, reference: str) -> 
 @router.post("/absences/{reference}/acknowledge")
 async def acknowledge(request: Request, access: StaffWriter, reference: str) -> Absence:
     """Mark an absence as seen by staff. The first acknowledgement is kept."""
-    async with sessions_of(request)() as session, session.begin():
-        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
-        if absence_id is None:
-            raise _NOT_FOUND
-        await feed.acknowledge(session, absence_id, access.who, now_of(request))
+    now = now_of(request)
+    await database_of(request).run(
+        lambda session: feed.acknowledge(
+            session, _find(session, access, reference), access.who, now
+        )
+    )
     return await _one(request, access, reference)
 
 
@@ -130,11 +141,10 @@ async def cancel(
     reason = body.reason.strip()
     if not reason:
         raise HTTPException(status_code=422, detail="reason: say why the report is wrong")
-    async with sessions_of(request)() as session, session.begin():
-        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
-        if absence_id is None:
-            raise _NOT_FOUND
-        await cancel_report(
-            session, absence_id, access.who, reason, now_of(request), catalogues_of(request)
+    now, catalogues = now_of(request), catalogues_of(request)
+    await database_of(request).run(
+        lambda session: cancel_report(
+            session, _find(session, access, reference), access.who, reason, now, catalogues
         )
+    )
     return await _one(request, access, reference)

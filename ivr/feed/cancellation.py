@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
 from ivr.i18n import Catalogue
@@ -71,8 +71,8 @@ def cancellation_drafts(
     return drafts
 
 
-async def cancel_report(
-    session: AsyncSession,
+def cancel_report(
+    session: Session,
     absence_id: int,
     by: str,
     reason: str,
@@ -81,8 +81,8 @@ async def cancel_report(
 ) -> bool:
     """Cancel the absence and queue the messages; False (and nothing done) if it already
     was cancelled."""
-    if not await feed.cancel(session, absence_id, by, reason, now):
+    if not feed.cancel(session, absence_id, by, reason, now):
         return False
-    [item] = await load_absences(session, [absence_id])
-    await queue(session, absence_id, cancellation_drafts(item, catalogue_for), now)
+    [item] = load_absences(session, [absence_id])
+    queue(session, absence_id, cancellation_drafts(item, catalogue_for), now)
     return True

@@ -20,15 +20,17 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from ivr.feed.texts import caller_note, caller_text, local, period_text, pupil_name
 from ivr.i18n import Catalogue
 from ivr.i18n.lookup import Catalogues
 from ivr.settings import Settings
 from ivr.store import feed
+from ivr.store.db import Database
 from ivr.store.feed import AbsenceFilter, StaffAbsence
 from ivr.store.lines import list_organisations
 from ivr.store.models import ContactTeacher, Organisation
@@ -79,46 +81,43 @@ def digest_drafts(
     ]
 
 
-async def _queue_group(
-    session: AsyncSession,
+def _queue_group(
+    session: Session,
     group: DueGroup,
     day: date,
     now: datetime,
     catalogue: Catalogue,
 ) -> int:
     which = AbsenceFilter([group.school_id], day, day, group.group)
-    items = await feed.load_absences(
-        session, await feed.absences_covering(session, which, status=feed.ACTIVE)
-    )
-    teachers = await contact_teachers(session, group.school_id, group.group)
+    items = feed.load_absences(session, feed.absences_covering(session, which, status=feed.ACTIVE))
+    teachers = contact_teachers(session, group.school_id, group.group)
     if not items or not teachers:
         return 0
-    if not await claim_digest(session, group.school_id, group.group, day, len(items), now):
+    if not claim_digest(session, group.school_id, group.group, day, len(items), now):
         return 0
     drafts = digest_drafts(group, day, items, teachers, catalogue)
-    return await queue(session, None, drafts, now)
+    return queue(session, None, drafts, now)
 
 
-async def queue_due_digests(
-    sessions: async_sessionmaker[AsyncSession], now: datetime, settings: Settings
-) -> int:
+async def queue_due_digests(database: Database, now: datetime, settings: Settings) -> int:
     """Queue every digest due at ``now``; how many emails were queued. Each group is one
     transaction. A group without an active reported absence that day is sent nothing."""
     catalogues = Catalogues(settings.language, settings.catalogue_dir)
-    async with sessions() as session, session.begin():
-        organisations: list[Organisation] = await list_organisations(session)
+    organisations: list[Organisation] = await database.run(list_organisations)
     queued = 0
     for organisation in organisations:
         local_now = now.astimezone(ZoneInfo(organisation.timezone))
         if local_now.time() < settings.digest_time:
             continue
         day = local_now.date()
-        async with sessions() as session, session.begin():
-            due = await groups_due_a_digest(session, organisation.id, day)
+        due = await database.run(
+            partial(groups_due_a_digest, organisation_id=organisation.id, day=day)
+        )
         catalogue = catalogues(organisation.language)
         for group in due:
-            async with sessions() as session, session.begin():
-                queued += await _queue_group(session, group, day, now, catalogue)
+            queued += await database.run(
+                partial(_queue_group, group=group, day=day, now=now, catalogue=catalogue)
+            )
     if queued:
         log.info("daily digests queued", extra={"emails": queued})
     return queued
@@ -132,11 +131,11 @@ class DigestSchedule:
 
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         settings: Settings,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
         self.settings = settings
         self.monotonic = monotonic
         self.last_run: float | None = None
@@ -147,7 +146,7 @@ class DigestSchedule:
             return 0
         self.last_run = moment
         try:
-            return await queue_due_digests(self.sessions, now, self.settings)
+            return await queue_due_digests(self.database, now, self.settings)
         except Exception:
             log.exception("could not queue the daily digests")
             return 0

@@ -12,7 +12,7 @@ from ivr.feed import atom, spreadsheet
 from ivr.feed.access import StaffReader, schools_asked
 from ivr.feed.api import From, Group, SchoolName, To
 from ivr.feed.texts import caller_note, caller_text, last_change, local, period_text, pupil_name
-from ivr.feed.web import catalogue_for, now_of, sessions_of, settings_of, today_for
+from ivr.feed.web import catalogue_for, database_of, now_of, settings_of, today_for
 from ivr.i18n import Catalogue
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
@@ -89,10 +89,11 @@ async def atom_feed(request: Request, access: StaffReader, school: SchoolName = 
     school_ids = schools_asked(access, school)
     settings = settings_of(request)
     catalogue = catalogue_for(request, access)
-    async with sessions_of(request)() as session, session.begin():
-        items = await feed.load_absences(
-            session, await feed.recently_changed(session, school_ids, FEED_SIZE)
+    items = await database_of(request).run(
+        lambda session: feed.load_absences(
+            session, feed.recently_changed(session, school_ids, FEED_SIZE)
         )
+    )
     base = settings.public_base_url
     entries = [_entry(item, catalogue, base) for item in items]
     schools = ", ".join(access.schools[school_id] for school_id in school_ids)
@@ -190,8 +191,9 @@ async def csv_export(
     if last < first or last - first > LONGEST_EXPORT:
         raise HTTPException(status_code=422, detail="from..to: at most a year, from before to")
     which = AbsenceFilter(schools_asked(access, school), first, last, group)
-    async with sessions_of(request)() as session, session.begin():
-        items = await feed.load_absences(session, await feed.absences_covering(session, which))
+    items = await database_of(request).run(
+        lambda session: feed.load_absences(session, feed.absences_covering(session, which))
+    )
     body = spreadsheet.write_csv(CSV_HEADER, (csv_row(item) for item in items), separator)
     filename = f"absences-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(

@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from ivr.feed import overview
 from ivr.feed.access import COOKIE, csrf_matches, csrf_token, resolve
@@ -32,14 +33,15 @@ from ivr.feed.texts import local, period_text, pupil_name
 from ivr.feed.web import (
     catalogue_for,
     catalogues_of,
+    database_of,
     now_of,
-    sessions_of,
     settings_of,
     today_for,
 )
 from ivr.i18n import Catalogue
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
+from ivr.store.models import Pupil
 from ivr.store.staff import StaffAccess
 
 router = APIRouter(include_in_schema=False)
@@ -125,14 +127,17 @@ async def staff_page(
     shown = _day(day, today)
     days = overview.school_days(shown, settings_of(request).holiday_country)
     school_ids = list(access.schools)
-    async with sessions_of(request)() as session, session.begin():
-        ids = await feed.absences_covering(session, AbsenceFilter(school_ids, shown, shown))
-        items = await feed.load_absences(session, ids)
-        spans = await feed.reported_days(
+
+    def read(session: Session) -> tuple[list[StaffAbsence], list[overview.Span], list[Pupil]]:
+        ids = feed.absences_covering(session, AbsenceFilter(school_ids, shown, shown))
+        spans = feed.reported_days(
             session, school_ids, shown - timedelta(days=overview.WINDOW_DAYS - 1), shown
         )
-        worrying = overview.worrying(days, spans)
-        flagged = await feed.pupil_names(session, worrying)
+        flagged = feed.pupil_names(session, overview.worrying(days, spans))
+        return feed.load_absences(session, ids), spans, flagged
+
+    items, spans, flagged = await database_of(request).run(read)
+    worrying = overview.worrying(days, spans)
     chart = overview.bar_chart(overview.absent_pupils_per_day(days, spans))
     return _html(
         "staff.html",
@@ -248,6 +253,13 @@ async def _form_access(request: Request, csrf: str) -> StaffAccess:
     return access
 
 
+def _find(session: Session, access: StaffAccess, reference: str) -> int:
+    absence_id = feed.find_absence_id(session, list(access.schools), reference)
+    if absence_id is None:
+        raise HTTPException(status_code=404, detail="no such absence")
+    return absence_id
+
+
 Csrf = Annotated[str, Form(max_length=100)]
 Day = Annotated[str, Form(max_length=20)]
 
@@ -255,11 +267,12 @@ Day = Annotated[str, Form(max_length=20)]
 @router.post(PAGE + "/absences/{reference}/acknowledge")
 async def acknowledge_form(request: Request, reference: str, csrf: Csrf, day: Day = "") -> Response:
     access = await _form_access(request, csrf)
-    async with sessions_of(request)() as session, session.begin():
-        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
-        if absence_id is None:
-            raise HTTPException(status_code=404, detail="no such absence")
-        await feed.acknowledge(session, absence_id, access.who, now_of(request))
+    now = now_of(request)
+    await database_of(request).run(
+        lambda session: feed.acknowledge(
+            session, _find(session, access, reference), access.who, now
+        )
+    )
     return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)
 
 
@@ -274,16 +287,10 @@ async def cancel_form(
     access = await _form_access(request, csrf)
     if not reason.strip():
         raise HTTPException(status_code=422, detail="say why the report is wrong")
-    async with sessions_of(request)() as session, session.begin():
-        absence_id = await feed.find_absence_id(session, list(access.schools), reference)
-        if absence_id is None:
-            raise HTTPException(status_code=404, detail="no such absence")
-        await cancel_report(
-            session,
-            absence_id,
-            access.who,
-            reason.strip(),
-            now_of(request),
-            catalogues_of(request),
+    now, catalogues = now_of(request), catalogues_of(request)
+    await database_of(request).run(
+        lambda session: cancel_report(
+            session, _find(session, access, reference), access.who, reason.strip(), now, catalogues
         )
+    )
     return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)

@@ -1,4 +1,4 @@
-"""What the feed's routes take from the application: sessions, the clock, the texts."""
+"""What the feed's routes take from the application: the database, the clock, the texts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.i18n import Catalogue
 from ivr.i18n.lookup import Catalogues
 from ivr.settings import Settings
+from ivr.store.db import Database
 from ivr.store.staff import StaffAccess
 
 
@@ -19,9 +19,9 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def sessions_of(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
+def database_of(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
 
 
 def now_of(request: Request) -> datetime:

@@ -2,11 +2,12 @@
 records what happened.
 
 Delivery is at least once, and exactly once as far as the protocols allow: a message is
-claimed (with a lease) before it is sent and marked sent in its own transaction as soon as
-the provider has taken it. A dispatcher killed between those two moments leaves a claimed
-message whose lease runs out; another dispatcher then sends it again. That window, the
-provider's answer in flight plus one commit, is the only way a guardian can get a message
-twice. A dispatcher told to stop finishes the sends it has started and hands back the rest.
+claimed (with a lease) before it is sent and marked sent as soon as the provider has taken
+it (outcomes that arrive together share one transaction). A dispatcher killed between those
+two moments leaves a claimed message whose lease runs out; another dispatcher then sends it
+again. That window, the provider's answer in flight plus one commit, is the only way a
+guardian can get a message twice. A dispatcher told to stop finishes the sends it has
+started and hands back the rest.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from ivr.feed.digest import DigestSchedule
 from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.phone import mask
 from ivr.settings import Settings
+from ivr.store.db import Database
 from ivr.store.models import OutboxMessage
 from ivr.store.outbox import claim_due, mark_failed, mark_retry, mark_sent, release
 
@@ -52,21 +55,57 @@ def dispatcher_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+class _Outcomes:
+    """What the sends came to, written together: every outcome that arrives while the last
+    write is under way goes into the next transaction (a group commit). A sender waits
+    until its own outcome is written, so a clean stop never leaves one unwritten."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.waiting: list[tuple[Callable[[Session], object], asyncio.Future[None]]] = []
+        self.writer: asyncio.Task[None] | None = None
+
+    async def record(self, write: Callable[[Session], object]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((write, done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+
+            def write_all(session: Session, batch: list[Any] = batch) -> None:
+                for write, _done in batch:
+                    write(session)
+
+            try:
+                await self.database.run(write_all)
+            except Exception as error:  # noqa: BLE001 - every waiting sender hears of it
+                for _write, done in batch:
+                    done.set_exception(error)
+                continue
+            for _write, done in batch:
+                done.set_result(None)
+
+
 class Dispatcher:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         gateways: Mapping[str, Gateway],
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         name: str | None = None,
     ) -> None:
-        self.sessions = sessions
+        self.database = database
         self.gateways = gateways
         self.settings = settings
         self.clock = clock
         self.name = name or dispatcher_name()
         self.wake = asyncio.Event()
+        self.outcomes = _Outcomes(database)
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
             channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
@@ -86,7 +125,7 @@ class Dispatcher:
         """Send until ``stop`` is set; then finish what is started and hand back the rest."""
         for line in self.describe():
             log.info("confirmations: %s", line)
-        digests = DigestSchedule(self.sessions, self.settings)
+        digests = DigestSchedule(self.database, self.settings)
         while not stop.is_set():
             await digests.tick(self.clock())
             handled = await self.dispatch_once(stop)
@@ -105,14 +144,10 @@ class Dispatcher:
     async def dispatch_once(self, stop: asyncio.Event | None = None) -> int:
         """Claim one batch of due messages and send them; how many were claimed."""
         now = self.clock()
-        async with self.sessions() as session, session.begin():
-            batch = await claim_due(
-                session,
-                now,
-                self.settings.outbox_batch,
-                timedelta(seconds=self.settings.outbox_lease_seconds),
-                self.name,
-            )
+        lease = timedelta(seconds=self.settings.outbox_lease_seconds)
+        batch = await self.database.run(
+            lambda session: claim_due(session, now, self.settings.outbox_batch, lease, self.name)
+        )
         if batch:
             await asyncio.gather(*(self._deliver(message, stop) for message in batch))
         return len(batch)
@@ -129,8 +164,10 @@ class Dispatcher:
             if limiter is not None:
                 await limiter.acquire()
             if stop is not None and stop.is_set():
-                async with self.sessions() as session, session.begin():
-                    await release(session, [message.id], self.name, self.clock())
+                now = self.clock()
+                await self.outcomes.record(
+                    lambda session: release(session, [message.id], self.name, now)
+                )
                 return
             await self._send(gateway, message)
 
@@ -152,15 +189,17 @@ class Dispatcher:
             log.exception("gateway error", extra={"message_id": message.id})
             await self._record_failure(message, SendFailure(f"unexpected: {type(error).__name__}"))
             return
-        async with self.sessions() as session, session.begin():
-            await mark_sent(
+        now = self.clock()
+        await self.outcomes.record(
+            lambda session: mark_sent(
                 session,
                 message.id,
                 self.name,
-                self.clock(),
+                now,
                 accepted.provider_id,
                 accepted.provider_status,
             )
+        )
         self.sent += 1
         log.info(
             "sent",
@@ -176,27 +215,32 @@ class Dispatcher:
         age = now - message.created_at
         out_of_time = age > timedelta(hours=self.settings.outbox_max_age_hours)
         out_of_attempts = message.attempts >= self.settings.outbox_max_attempts
-        async with self.sessions() as session, session.begin():
-            if failure.permanent or out_of_time or out_of_attempts:
-                reason = failure.reason
-                if not failure.permanent:
-                    reason = f"gave up after {message.attempts} attempt(s): {reason}"
-                await mark_failed(session, message.id, self.name, now, reason)
-                self.failed += 1
-                log.warning(
-                    "failed",
-                    extra={"message_id": message.id, "channel": message.channel, "reason": reason},
-                )
-            else:
-                retry_at = now + retry_delay(message.attempts)
-                await mark_retry(session, message.id, self.name, now, retry_at, failure.reason)
-                self.retried += 1
-                log.info(
-                    "will retry",
-                    extra={
-                        "message_id": message.id,
-                        "channel": message.channel,
-                        "reason": failure.reason,
-                        "at": retry_at.isoformat(),
-                    },
-                )
+        if failure.permanent or out_of_time or out_of_attempts:
+            reason = failure.reason
+            if not failure.permanent:
+                reason = f"gave up after {message.attempts} attempt(s): {reason}"
+            await self.outcomes.record(
+                lambda session: mark_failed(session, message.id, self.name, now, reason)
+            )
+            self.failed += 1
+            log.warning(
+                "failed",
+                extra={"message_id": message.id, "channel": message.channel, "reason": reason},
+            )
+            return
+        retry_at = now + retry_delay(message.attempts)
+        await self.outcomes.record(
+            lambda session: mark_retry(
+                session, message.id, self.name, now, retry_at, failure.reason
+            )
+        )
+        self.retried += 1
+        log.info(
+            "will retry",
+            extra={
+                "message_id": message.id,
+                "channel": message.channel,
+                "reason": failure.reason,
+                "at": retry_at.isoformat(),
+            },
+        )

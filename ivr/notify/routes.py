@@ -6,8 +6,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.store.db import Database
 from ivr.store.outbox import record_provider_status
 from ivr.voice.signature import TwilioForm
 
@@ -22,8 +22,10 @@ async def sms_status(form: TwilioForm, request: Request) -> Response:
     status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
     if not message_sid or not status:
         raise HTTPException(status_code=400, detail="missing MessageSid or MessageStatus")
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    database: Database = request.app.state.database
     now: datetime = request.app.state.clock()
-    async with sessions() as session, session.begin():
-        await record_provider_status(session, message_sid, status, form.get("ErrorCode"), now)
+    error_code = form.get("ErrorCode")
+    await database.run(
+        lambda session: record_provider_status(session, message_sid, status, error_code, now)
+    )
     return Response(status_code=204)

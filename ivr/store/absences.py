@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
 from ivr.store.feed import REPORTED, record_event
@@ -36,7 +36,7 @@ class NewAbsence:
     number_in_call: int
 
 
-async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
+def add_absence(session: Session, new: NewAbsence) -> Absence:
     """Insert with a fresh reference; on the (rare) clash of references, draw again. The
     absence enters the staff feed in the same transaction.
 
@@ -59,21 +59,19 @@ async def add_absence(session: AsyncSession, new: NewAbsence) -> Absence:
             number_in_call=new.number_in_call,
         )
         try:
-            async with session.begin_nested():
+            with session.begin_nested():
                 session.add(absence)
         except IntegrityError:
-            if await _reference_taken(session, absence.reference):
+            if _reference_taken(session, absence.reference):
                 continue
             raise
-        await record_event(session, absence.id, new.school_id, REPORTED, new.reported_at)
+        record_event(session, absence.id, new.school_id, REPORTED, new.reported_at)
         return absence
     raise RuntimeError("could not draw a free absence reference")
 
 
-async def _reference_taken(session: AsyncSession, reference: str) -> bool:
-    return (
-        await session.scalar(select(Absence.id).where(Absence.reference == reference))
-    ) is not None
+def _reference_taken(session: Session, reference: str) -> bool:
+    return (session.scalar(select(Absence.id).where(Absence.reference == reference))) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +82,8 @@ class AbsenceListing:
     organisation: Organisation
 
 
-async def list_absences(
-    session: AsyncSession, on_day: date | None = None, limit: int | None = None
+def list_absences(
+    session: Session, on_day: date | None = None, limit: int | None = None
 ) -> list[AbsenceListing]:
     """Absences, newest report first; with ``on_day``, those that cover that day."""
     query = (
@@ -99,5 +97,5 @@ async def list_absences(
         query = query.where(Absence.start_date <= on_day, Absence.end_date >= on_day)
     if limit is not None:
         query = query.limit(limit)
-    rows = await session.execute(query)
+    rows = session.execute(query)
     return [AbsenceListing(*row) for row in rows]

@@ -1,49 +1,58 @@
-"""Engines and sessions for SQLite (the embedded default) and PostgreSQL."""
+"""The database: engines for SQLite (the embedded default) and PostgreSQL, and where units
+of work run.
+
+Every query is plain blocking SQLAlchemy (``Session``). ``Database.run`` runs one unit of
+work, a function of a session, in one transaction, from async code:
+
+- on SQLite, in the event loop itself. A webhook's transaction takes a tenth of a
+  millisecond there, far less than handing it to a thread and back (aiosqlite's way costs
+  over a millisecond), and one connection per process means no two units of work ever
+  wait for each other's lock. Another process may hold the lock (a roster import, a
+  worker): then the unit of work is retried after a short async sleep, so the loop keeps
+  serving, until its deadline passes.
+- on PostgreSQL, in a pool of threads, one connection each, so that the round trips of
+  many webhooks overlap.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
-_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
-_SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
-
-
-def _with_driver(url: str, drivers: dict[str, str]) -> URL:
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    backend = parsed.get_backend_name()
-    if backend not in drivers:
-        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
-    return parsed.set(drivername=drivers[backend])
-
-
-def async_url(url: str) -> URL:
-    return _with_driver(url, _ASYNC_DRIVERS)
+_T = TypeVar("_T")
+_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+POSTGRES_THREADS = 16
+LOCK_RETRY_FIRST = 0.002
+LOCK_RETRY_LONGEST = 0.05
 
 
 def sync_url(url: str) -> URL:
-    """The same database through a blocking driver (for Alembic)."""
-    return _with_driver(url, _SYNC_DRIVERS)
+    """``url`` with the driver this project uses for it."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed.set(drivername=_DRIVERS[backend])
 
 
 def is_sqlite(url: str | URL) -> bool:
     return make_url(str(url) if isinstance(url, URL) else url).get_backend_name() == "sqlite"
 
 
-def configure_sqlite(engine_events_target: Any) -> None:
+def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL so readers never wait for the writer; ``BEGIN IMMEDIATE`` so a transaction that
-    reads and then writes takes the write lock up front and waits its turn (busy_timeout),
-    instead of failing with SQLITE_BUSY when it tries to upgrade."""
+    reads and then writes takes the write lock up front, instead of failing when it tries
+    to upgrade its read lock; ``busy_timeout`` for how long SQLite itself waits for it."""
 
-    @event.listens_for(engine_events_target, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -51,32 +60,86 @@ def configure_sqlite(engine_events_target: Any) -> None:
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
+            f"PRAGMA busy_timeout={busy_timeout_ms}",
         ):
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine_events_target, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str, **options: Any) -> AsyncEngine:
-    url = async_url(database_url)
+def open_engine(database_url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -> Engine:
+    url = sync_url(database_url)
     if is_sqlite(url):
-        # One connection per process: SQLite has one writer at a time anyway, and waiting
-        # for the pool is a queue, where waiting for SQLite's lock is sleeping and polling.
-        options.setdefault("pool_size", 1)
-        options.setdefault("max_overflow", 0)
-        options.setdefault("pool_timeout", 30)
-        engine = create_async_engine(url, **options)
-        configure_sqlite(engine.sync_engine)
+        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        configure_sqlite(engine, busy_timeout_ms)
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 10)
-    options.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **options)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_pre_ping=True,
+        pool_timeout=10,
+        connect_args={"connect_timeout": 3},
+    )
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+class DatabaseBusy(TimeoutError):
+    """The database stayed locked by another process until the deadline."""
+
+
+def _locked(error: OperationalError) -> bool:
+    return "locked" in str(error.orig).lower() or "busy" in str(error.orig).lower()
+
+
+class Database:
+    """One database, its engine and sessions, and ``run`` for async callers."""
+
+    def __init__(self, database_url: str, *, serving: bool = False) -> None:
+        self.url = database_url
+        self.sqlite = is_sqlite(database_url)
+        # Serving from the event loop, SQLite must never make the loop wait for its lock:
+        # it answers "locked" at once and ``run`` retries after an async sleep.
+        self.engine = open_engine(
+            database_url,
+            busy_timeout_ms=0 if serving and self.sqlite else 5000,
+            pool_size=POSTGRES_THREADS,
+        )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._threads = (
+            None
+            if self.sqlite
+            else ThreadPoolExecutor(POSTGRES_THREADS, thread_name_prefix="database")
+        )
+
+    def transaction(self, work: Callable[[Session], _T]) -> _T:
+        """Run ``work`` in one transaction, here and now: it commits if ``work`` returns."""
+        with self.sessions.begin() as session:
+            return work(session)
+
+    async def run(self, work: Callable[[Session], _T], within: float = 10.0) -> _T:
+        """Run ``work`` in one transaction without holding up the event loop for I/O."""
+        if self._threads is not None:
+            loop = asyncio.get_running_loop()
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._threads, self.transaction, work), within
+            )
+        deadline = time.monotonic() + within
+        pause = LOCK_RETRY_FIRST
+        while True:
+            try:
+                return self.transaction(work)
+            except OperationalError as error:
+                if not _locked(error):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    raise DatabaseBusy("the database is locked by another process") from error
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LOCK_RETRY_LONGEST)
+
+    def dispose(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        self.engine.dispose()

@@ -45,7 +45,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.store.models import Absence, FeedEvent, Organisation, OutboxMessage, Pupil, School
 
@@ -69,17 +69,17 @@ class Position:
 START = Position(0, 0)
 
 
-def _dialect(session: AsyncSession) -> str:
+def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _current_transaction(session: AsyncSession) -> ColumnElement[int]:
+def _current_transaction(session: Session) -> ColumnElement[int]:
     if _dialect(session) == "postgresql":
         return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
     return literal(0, BigInteger)
 
 
-def _settled(session: AsyncSession) -> ColumnElement[bool] | None:
+def _settled(session: Session) -> ColumnElement[bool] | None:
     """Events no running transaction can still add to: None when every committed one is."""
     if _dialect(session) != "postgresql":
         return None
@@ -87,11 +87,11 @@ def _settled(session: AsyncSession) -> ColumnElement[bool] | None:
     return FeedEvent.transaction_id < oldest_running
 
 
-async def record_event(
-    session: AsyncSession, absence_id: int, school_id: int, kind: str, at: datetime
+def record_event(
+    session: Session, absence_id: int, school_id: int, kind: str, at: datetime
 ) -> None:
     """Write a feed event of ``absence_id`` in the caller's transaction."""
-    await session.execute(
+    session.execute(
         insert(FeedEvent).values(
             transaction_id=_current_transaction(session),
             absence_id=absence_id,
@@ -133,9 +133,7 @@ class Changes:
     more: bool
 
 
-async def changes_after(
-    session: AsyncSession, after: Position, which: AbsenceFilter, limit: int
-) -> Changes:
+def changes_after(session: Session, after: Position, which: AbsenceFilter, limit: int) -> Changes:
     """Up to ``limit`` settled events after ``after`` of absences that match ``which``.
 
     An absence changed several times in the page is listed once, at its latest change; one
@@ -153,7 +151,7 @@ async def changes_after(
     settled = _settled(session)
     if settled is not None:
         query = query.where(settled)
-    events = (await session.execute(which.apply(query))).all()
+    events = (session.execute(which.apply(query))).all()
     page = events[:limit]
     ordered: dict[int, None] = {}
     for _transaction_id, _event_id, absence_id in page:
@@ -163,12 +161,10 @@ async def changes_after(
     return Changes(list(ordered), last, more=len(events) > limit)
 
 
-async def recently_changed(
-    session: AsyncSession, school_ids: Collection[int], limit: int
-) -> list[int]:
+def recently_changed(session: Session, school_ids: Collection[int], limit: int) -> list[int]:
     """The ``limit`` absences changed last, the latest first (for the Atom feed)."""
     latest = func.max(FeedEvent.id)
-    rows = await session.execute(
+    rows = session.execute(
         select(FeedEvent.absence_id)
         .where(FeedEvent.school_id.in_(school_ids))
         .group_by(FeedEvent.absence_id)
@@ -178,14 +174,14 @@ async def recently_changed(
     return list(rows.scalars())
 
 
-async def absences_covering(
-    session: AsyncSession, which: AbsenceFilter, status: str | None = None
+def absences_covering(
+    session: Session, which: AbsenceFilter, status: str | None = None
 ) -> list[int]:
     """Absences that cover some day of ``which``'s days, in report order."""
     query = which.apply(select(Absence.id)).order_by(Absence.reported_at, Absence.id)
     if status is not None:
         query = query.where(Absence.status == status)
-    return list((await session.execute(query)).scalars())
+    return list((session.execute(query)).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +198,11 @@ class StaffAbsence:
         return [message for message in self.messages if message.kind == kind]
 
 
-async def load_absences(session: AsyncSession, absence_ids: Sequence[int]) -> list[StaffAbsence]:
+def load_absences(session: Session, absence_ids: Sequence[int]) -> list[StaffAbsence]:
     """The absences ``absence_ids`` in that order, with their pupil, school and messages."""
     if not absence_ids:
         return []
-    rows = await session.execute(
+    rows = session.execute(
         select(Absence, Pupil, School, Organisation)
         .join(Pupil, Absence.pupil_id == Pupil.id)
         .join(School, Absence.school_id == School.id)
@@ -216,7 +212,7 @@ async def load_absences(session: AsyncSession, absence_ids: Sequence[int]) -> li
     )
     found = {row[0].id: row for row in rows}
     messages: dict[int, list[OutboxMessage]] = {absence_id: [] for absence_id in found}
-    for message in await session.scalars(
+    for message in session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.absence_id.in_(absence_ids))
         .order_by(OutboxMessage.id)
@@ -230,20 +226,18 @@ async def load_absences(session: AsyncSession, absence_ids: Sequence[int]) -> li
     ]
 
 
-async def find_absence_id(
-    session: AsyncSession, school_ids: Collection[int], reference: str
-) -> int | None:
+def find_absence_id(session: Session, school_ids: Collection[int], reference: str) -> int | None:
     """The absence with ``reference``, if it belongs to one of ``school_ids``."""
-    return await session.scalar(
+    return session.scalar(
         select(Absence.id).where(
             Absence.reference == reference.strip().upper(), Absence.school_id.in_(school_ids)
         )
     )
 
 
-async def acknowledge(session: AsyncSession, absence_id: int, by: str, now: datetime) -> bool:
+def acknowledge(session: Session, absence_id: int, by: str, now: datetime) -> bool:
     """Mark an absence seen; the first acknowledgement is kept. True if this one counted."""
-    result = await session.execute(
+    result = session.execute(
         update(Absence)
         .where(Absence.id == absence_id, Absence.acknowledged_at.is_(None))
         .values(acknowledged_at=now, acknowledged_by=by)
@@ -252,16 +246,14 @@ async def acknowledge(session: AsyncSession, absence_id: int, by: str, now: date
     school_id = result.scalar()
     if school_id is None:
         return False
-    await record_event(session, absence_id, school_id, ACKNOWLEDGED, now)
+    record_event(session, absence_id, school_id, ACKNOWLEDGED, now)
     return True
 
 
-async def cancel(
-    session: AsyncSession, absence_id: int, by: str, reason: str, now: datetime
-) -> bool:
+def cancel(session: Session, absence_id: int, by: str, reason: str, now: datetime) -> bool:
     """Cancel an active absence. True if this call cancelled it; False if it already was,
     so that whoever cancels second (even at the same moment) does nothing more."""
-    result = await session.execute(
+    result = session.execute(
         update(Absence)
         .where(Absence.id == absence_id, Absence.status == ACTIVE)
         .values(status=CANCELLED, cancelled_at=now, cancelled_by=by, cancel_reason=reason)
@@ -270,15 +262,15 @@ async def cancel(
     school_id = result.scalar()
     if school_id is None:
         return False
-    await record_event(session, absence_id, school_id, CANCELLED, now)
+    record_event(session, absence_id, school_id, CANCELLED, now)
     return True
 
 
-async def reported_days(
-    session: AsyncSession, school_ids: Collection[int], first_day: date, last_day: date
+def reported_days(
+    session: Session, school_ids: Collection[int], first_day: date, last_day: date
 ) -> list[tuple[int, date, date]]:
     """``(pupil_id, start_date, end_date)`` of the active absences that touch the days."""
-    rows = await session.execute(
+    rows = session.execute(
         select(Absence.pupil_id, Absence.start_date, Absence.end_date).where(
             Absence.school_id.in_(school_ids),
             Absence.status == ACTIVE,
@@ -289,11 +281,11 @@ async def reported_days(
     return [(pupil_id, start, end) for pupil_id, start, end in rows]
 
 
-async def pupil_names(session: AsyncSession, pupil_ids: Collection[int]) -> list[Pupil]:
+def pupil_names(session: Session, pupil_ids: Collection[int]) -> list[Pupil]:
     if not pupil_ids:
         return []
     return list(
-        await session.scalars(
+        session.scalars(
             select(Pupil)
             .where(Pupil.id.in_(pupil_ids))
             .order_by(Pupil.group_name, Pupil.last_name, Pupil.first_name)
@@ -301,9 +293,9 @@ async def pupil_names(session: AsyncSession, pupil_ids: Collection[int]) -> list
     )
 
 
-async def groups_of(session: AsyncSession, school_ids: Collection[int]) -> list[tuple[str, str]]:
+def groups_of(session: Session, school_ids: Collection[int]) -> list[tuple[str, str]]:
     """``(school, group)`` of every group with pupils in ``school_ids``."""
-    rows = await session.execute(
+    rows = session.execute(
         select(School.name, Pupil.group_name)
         .join(Pupil, Pupil.school_id == School.id)
         .where(School.id.in_(school_ids))

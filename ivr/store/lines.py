@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.store.models import InboundNumber, Organisation
 
@@ -20,9 +20,9 @@ class Line:
     language: str
 
 
-async def find_line(session: AsyncSession, number: str) -> Line | None:
+def find_line(session: Session, number: str) -> Line | None:
     row = (
-        await session.execute(
+        session.execute(
             select(Organisation, InboundNumber.language)
             .join(InboundNumber, InboundNumber.organisation_id == Organisation.id)
             .where(InboundNumber.number == number)
@@ -39,42 +39,47 @@ async def find_line(session: AsyncSession, number: str) -> Line | None:
     )
 
 
-async def find_organisation(session: AsyncSession, name: str) -> Organisation | None:
-    return await session.scalar(select(Organisation).where(Organisation.name == name))
+def organisation_timezone(session: Session, organisation_id: int) -> str:
+    zone = session.scalar(select(Organisation.timezone).where(Organisation.id == organisation_id))
+    if zone is None:
+        raise LookupError(f"no organisation {organisation_id}")
+    return zone
 
 
-async def list_organisations(session: AsyncSession) -> list[Organisation]:
-    return list(await session.scalars(select(Organisation).order_by(Organisation.name)))
+def find_organisation(session: Session, name: str) -> Organisation | None:
+    return session.scalar(select(Organisation).where(Organisation.name == name))
 
 
-async def ensure_organisation(
-    session: AsyncSession, name: str, timezone: str, language: str
-) -> Organisation:
-    organisation = await find_organisation(session, name)
+def list_organisations(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+def ensure_organisation(session: Session, name: str, timezone: str, language: str) -> Organisation:
+    organisation = find_organisation(session, name)
     if organisation is None:
         organisation = Organisation(name=name, timezone=timezone, language=language)
         session.add(organisation)
-        await session.flush()
+        session.flush()
     return organisation
 
 
-async def set_number(
-    session: AsyncSession, organisation: Organisation, number: str, language: str | None
+def set_number(
+    session: Session, organisation: Organisation, number: str, language: str | None
 ) -> InboundNumber:
     """Tie ``number`` (E.164) to ``organisation``, moving it if another organisation had it."""
-    inbound = await session.scalar(select(InboundNumber).where(InboundNumber.number == number))
+    inbound = session.scalar(select(InboundNumber).where(InboundNumber.number == number))
     if inbound is None:
         inbound = InboundNumber(number=number, organisation_id=organisation.id, language=language)
         session.add(inbound)
     else:
         inbound.organisation_id = organisation.id
         inbound.language = language
-    await session.flush()
+    session.flush()
     return inbound
 
 
-async def list_numbers(session: AsyncSession) -> list[tuple[InboundNumber, Organisation]]:
-    rows = await session.execute(
+def list_numbers(session: Session) -> list[tuple[InboundNumber, Organisation]]:
+    rows = session.execute(
         select(InboundNumber, Organisation)
         .join(Organisation, InboundNumber.organisation_id == Organisation.id)
         .order_by(InboundNumber.number)

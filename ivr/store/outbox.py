@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from ivr.store.models import Absence, OutboxMessage
 
@@ -33,9 +33,7 @@ class Draft:
     body: str
 
 
-async def queue(
-    session: AsyncSession, absence_id: int | None, drafts: Iterable[Draft], now: datetime
-) -> int:
+def queue(session: Session, absence_id: int | None, drafts: Iterable[Draft], now: datetime) -> int:
     """Queue ``drafts``, due at once (``now``)."""
     rows = [
         {
@@ -55,12 +53,12 @@ async def queue(
         for draft in drafts
     ]
     if rows:
-        await session.execute(insert(OutboxMessage), rows)
+        session.execute(insert(OutboxMessage), rows)
     return len(rows)
 
 
-async def list_messages(
-    session: AsyncSession, status: str | None = None, limit: int | None = None
+def list_messages(
+    session: Session, status: str | None = None, limit: int | None = None
 ) -> list[tuple[OutboxMessage, str | None]]:
     """Messages, newest first, each with the reference of the absence it belongs to."""
     query = (
@@ -72,15 +70,15 @@ async def list_messages(
         query = query.where(OutboxMessage.status == status)
     if limit is not None:
         query = query.limit(limit)
-    rows = await session.execute(query)
+    rows = session.execute(query)
     return [(message, reference) for message, reference in rows]
 
 
 # --- the dispatcher's side -----------------------------------------------------------------
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, limit: int, lease: timedelta, dispatcher: str
+def claim_due(
+    session: Session, now: datetime, limit: int, lease: timedelta, dispatcher: str
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` messages that are due, or whose claim by a dispatcher that died
     has run out, and hold them for ``lease``. On PostgreSQL concurrent dispatchers skip
@@ -91,7 +89,7 @@ async def claim_due(
         and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
     )
     ids = list(
-        await session.scalars(
+        session.scalars(
             select(OutboxMessage.id)
             .where(due)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
@@ -101,7 +99,7 @@ async def claim_due(
     )
     if not ids:
         return []
-    claimed = await session.scalars(
+    claimed = session.scalars(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids))
         .values(
@@ -126,15 +124,15 @@ def _ours(message_id: int, dispatcher: str) -> ColumnElement[bool]:
     )
 
 
-async def mark_sent(
-    session: AsyncSession,
+def mark_sent(
+    session: Session,
     message_id: int,
     dispatcher: str,
     now: datetime,
     provider_id: str,
     provider_status: str | None,
 ) -> bool:
-    result = await session.execute(
+    result = session.execute(
         update(OutboxMessage)
         .where(_ours(message_id, dispatcher))
         .values(
@@ -152,15 +150,15 @@ async def mark_sent(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def mark_retry(
-    session: AsyncSession,
+def mark_retry(
+    session: Session,
     message_id: int,
     dispatcher: str,
     now: datetime,
     next_attempt_at: datetime,
     error: str,
 ) -> bool:
-    result = await session.execute(
+    result = session.execute(
         update(OutboxMessage)
         .where(_ours(message_id, dispatcher))
         .values(
@@ -176,10 +174,10 @@ async def mark_retry(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def mark_failed(
-    session: AsyncSession, message_id: int, dispatcher: str, now: datetime, error: str
+def mark_failed(
+    session: Session, message_id: int, dispatcher: str, now: datetime, error: str
 ) -> bool:
-    result = await session.execute(
+    result = session.execute(
         update(OutboxMessage)
         .where(_ours(message_id, dispatcher))
         .values(
@@ -194,14 +192,12 @@ async def mark_failed(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def release(
-    session: AsyncSession, message_ids: Sequence[int], dispatcher: str, now: datetime
-) -> int:
+def release(session: Session, message_ids: Sequence[int], dispatcher: str, now: datetime) -> int:
     """Hand back claimed messages that were never handed to a provider (a clean shutdown).
     The claim's attempt is given back too."""
     if not message_ids:
         return 0
-    result = await session.execute(
+    result = session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(message_ids),
@@ -236,15 +232,15 @@ _PROVIDER_ORDER = {
 }
 
 
-async def record_provider_status(
-    session: AsyncSession,
+def record_provider_status(
+    session: Session,
     provider_id: str,
     provider_status: str,
     error_code: str | None,
     now: datetime,
 ) -> bool:
     """A delivery report from the provider: ``delivered``, ``undelivered``, ``failed``..."""
-    message = await session.scalar(
+    message = session.scalar(
         select(OutboxMessage).where(OutboxMessage.provider_id == provider_id).with_for_update()
     )
     if message is None:
@@ -265,10 +261,10 @@ async def record_provider_status(
     return True
 
 
-async def requeue(session: AsyncSession, absence_reference: str, now: datetime) -> int:
+def requeue(session: Session, absence_reference: str, now: datetime) -> int:
     """Send the failed messages of an absence again, with a fresh count of attempts."""
     absence_id = select(Absence.id).where(Absence.reference == absence_reference)
-    result = await session.execute(
+    result = session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.absence_id.in_(absence_id.scalar_subquery()),
@@ -280,8 +276,8 @@ async def requeue(session: AsyncSession, absence_reference: str, now: datetime) 
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
     return dict(rows.all())

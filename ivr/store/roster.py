@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School
@@ -17,10 +16,8 @@ BATCH = 500
 _T = TypeVar("_T")
 
 
-async def find_pupil_id(
-    session: AsyncSession, organisation_id: int, personal_number_hash: str
-) -> int | None:
-    return await session.scalar(
+def find_pupil_id(session: Session, organisation_id: int, personal_number_hash: str) -> int | None:
+    return session.scalar(
         select(Pupil.id).where(
             Pupil.organisation_id == organisation_id,
             Pupil.personal_number_hash == personal_number_hash,
@@ -28,9 +25,9 @@ async def find_pupil_id(
     )
 
 
-async def load_pupil(session: AsyncSession, pupil_id: int) -> Pupil:
+def load_pupil(session: Session, pupil_id: int) -> Pupil:
     """The pupil with school and guardians: all a report and its confirmations need."""
-    pupil = await session.scalar(
+    pupil = session.scalar(
         select(Pupil)
         .where(Pupil.id == pupil_id)
         .options(selectinload(Pupil.school), selectinload(Pupil.guardians))
@@ -66,8 +63,8 @@ def _batches(items: Sequence[_T], size: int = BATCH) -> Iterator[Sequence[_T]]:
         yield items[start : start + size]
 
 
-async def import_roster(
-    session: AsyncSession,
+def import_roster(
+    session: Session,
     organisation_id: int,
     roster: Roster,
     key: bytes,
@@ -78,41 +75,41 @@ async def import_roster(
     they are. Writes only what changed; the caller commits (or not, for a dry run).
     ``progress`` is called with the number of pupils handled so far."""
     summary = ImportSummary(rows=roster.rows)
-    school_ids = await _schools(session, organisation_id, roster, summary)
-    guardian_ids = await _guardians(session, organisation_id, roster, summary)
-    await _check_numbers(session, organisation_id, roster.pupils, key)
+    school_ids = _schools(session, organisation_id, roster, summary)
+    guardian_ids = _guardians(session, organisation_id, roster, summary)
+    _check_numbers(session, organisation_id, roster.pupils, key)
     done = 0
     for batch in _batches(roster.pupils):
-        pupil_ids = await _pupils(session, organisation_id, batch, school_ids, key, summary)
-        await _links(session, batch, pupil_ids, guardian_ids, summary)
+        pupil_ids = _pupils(session, organisation_id, batch, school_ids, key, summary)
+        _links(session, batch, pupil_ids, guardian_ids, summary)
         done += len(batch)
         progress(done)
     return summary
 
 
-async def _schools(
-    session: AsyncSession, organisation_id: int, roster: Roster, summary: ImportSummary
+def _schools(
+    session: Session, organisation_id: int, roster: Roster, summary: ImportSummary
 ) -> dict[str, int]:
-    rows = await session.execute(
+    rows = session.execute(
         select(School.name, School.id).where(School.organisation_id == organisation_id)
     )
     ids = dict(rows.all())
     for name in sorted({pupil.school for pupil in roster.pupils} - ids.keys()):
         school = School(organisation_id=organisation_id, name=name)
         session.add(school)
-        await session.flush()
+        session.flush()
         ids[name] = school.id
         summary.schools_added.append(name)
     return ids
 
 
-async def _guardians(
-    session: AsyncSession, organisation_id: int, roster: Roster, summary: ImportSummary
+def _guardians(
+    session: Session, organisation_id: int, roster: Roster, summary: ImportSummary
 ) -> dict[str, int]:
     wanted = roster.guardians
     ids: dict[str, int] = {}
     for batch in _batches(sorted(wanted)):
-        existing = await session.execute(
+        existing = session.execute(
             select(Guardian).where(
                 Guardian.organisation_id == organisation_id, Guardian.contact_key.in_(batch)
             )
@@ -124,7 +121,7 @@ async def _guardians(
             if any(getattr(guardian, name) != value for name, value in values.items()):
                 changed.append({"id": guardian.id, **values})
         if changed:
-            await session.execute(update(Guardian), changed)
+            session.execute(update(Guardian), changed)
             summary.guardians_updated += len(changed)
         new = [
             {
@@ -136,7 +133,7 @@ async def _guardians(
             if contact_key not in ids
         ]
         if new:
-            result = await session.execute(
+            result = session.execute(
                 insert(Guardian).returning(Guardian.contact_key, Guardian.id), new
             )
             ids.update(dict(result.all()))
@@ -153,14 +150,14 @@ def _guardian_values(contact: GuardianContact) -> dict[str, Any]:
     }
 
 
-async def _check_numbers(
-    session: AsyncSession, organisation_id: int, pupils: Sequence[PupilRecord], key: bytes
+def _check_numbers(
+    session: Session, organisation_id: int, pupils: Sequence[PupilRecord], key: bytes
 ) -> None:
     """A personal number already stored for another pupil_id is refused, not overwritten."""
     errors: list[RowError] = []
     for batch in _batches(pupils):
         by_hash = {pupil.personal_number.keyed_hash(key): pupil for pupil in batch}
-        rows = await session.execute(
+        rows = session.execute(
             select(Pupil.personal_number_hash, Pupil.external_id).where(
                 Pupil.organisation_id == organisation_id,
                 Pupil.personal_number_hash.in_(by_hash),
@@ -192,8 +189,8 @@ def _pupil_values(pupil: PupilRecord, school_ids: dict[str, int], key: bytes) ->
     }
 
 
-async def _pupils(
-    session: AsyncSession,
+def _pupils(
+    session: Session,
     organisation_id: int,
     batch: Sequence[PupilRecord],
     school_ids: dict[str, int],
@@ -201,7 +198,7 @@ async def _pupils(
     summary: ImportSummary,
 ) -> dict[str, int]:
     wanted = {pupil.pupil_id: _pupil_values(pupil, school_ids, key) for pupil in batch}
-    existing = await session.execute(
+    existing = session.execute(
         select(Pupil).where(Pupil.organisation_id == organisation_id, Pupil.external_id.in_(wanted))
     )
     ids: dict[str, int] = {}
@@ -214,7 +211,7 @@ async def _pupils(
         else:
             summary.pupils_unchanged += 1
     if changed:
-        await session.execute(update(Pupil), changed)
+        session.execute(update(Pupil), changed)
         summary.pupils_updated += len(changed)
     new = [
         {"organisation_id": organisation_id, "external_id": pupil_id, **values}
@@ -222,14 +219,14 @@ async def _pupils(
         if pupil_id not in ids
     ]
     if new:
-        result = await session.execute(insert(Pupil).returning(Pupil.external_id, Pupil.id), new)
+        result = session.execute(insert(Pupil).returning(Pupil.external_id, Pupil.id), new)
         ids.update(dict(result.all()))
         summary.pupils_added += len(new)
     return ids
 
 
-async def _links(
-    session: AsyncSession,
+def _links(
+    session: Session,
     batch: Sequence[PupilRecord],
     pupil_ids: dict[str, int],
     guardian_ids: dict[str, int],
@@ -240,7 +237,7 @@ async def _links(
         for pupil in batch
         for guardian in pupil.guardians
     }
-    rows = await session.execute(
+    rows = session.execute(
         select(PupilGuardian.pupil_id, PupilGuardian.guardian_id).where(
             PupilGuardian.pupil_id.in_(pupil_ids.values())
         )
@@ -249,14 +246,14 @@ async def _links(
     removed = existing - wanted
     added = wanted - existing
     if removed:
-        await session.execute(
+        session.execute(
             delete(PupilGuardian).where(
                 tuple_(PupilGuardian.pupil_id, PupilGuardian.guardian_id).in_(sorted(removed))
             )
         )
         summary.links_removed += len(removed)
     if added:
-        await session.execute(
+        session.execute(
             insert(PupilGuardian),
             [{"pupil_id": pupil, "guardian_id": guardian} for pupil, guardian in sorted(added)],
         )

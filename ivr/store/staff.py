@@ -8,8 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from ivr.store.models import (
     Absence,
@@ -47,10 +46,8 @@ class StaffAccess:
         return next((id_ for id_, school in self.schools.items() if school == name), None)
 
 
-async def find_schools(
-    session: AsyncSession, organisation_id: int, names: Collection[str]
-) -> dict[str, int]:
-    rows = await session.execute(
+def find_schools(session: Session, organisation_id: int, names: Collection[str]) -> dict[str, int]:
+    rows = session.execute(
         select(School.name, School.id).where(
             School.organisation_id == organisation_id, School.name.in_(names)
         )
@@ -58,8 +55,8 @@ async def find_schools(
     return dict(rows.all())
 
 
-async def add_token(
-    session: AsyncSession,
+def add_token(
+    session: Session,
     organisation_id: int,
     school_ids: Collection[int],
     label: str | None,
@@ -70,17 +67,17 @@ async def add_token(
         organisation_id=organisation_id, label=label, token_hash=token_hash, created_at=now
     )
     session.add(token)
-    await session.flush()
-    await session.execute(
+    session.flush()
+    session.execute(
         insert(StaffTokenSchool),
         [{"token_id": token.id, "school_id": school_id} for school_id in sorted(school_ids)],
     )
     return token
 
 
-async def label_taken(session: AsyncSession, organisation_id: int, label: str) -> bool:
+def label_taken(session: Session, organisation_id: int, label: str) -> bool:
     return bool(
-        await session.scalar(
+        session.scalar(
             select(
                 exists().where(
                     StaffToken.organisation_id == organisation_id, StaffToken.label == label
@@ -90,10 +87,10 @@ async def label_taken(session: AsyncSession, organisation_id: int, label: str) -
     )
 
 
-async def find_access(session: AsyncSession, token_hash: str) -> StaffAccess | None:
+def find_access(session: Session, token_hash: str) -> StaffAccess | None:
     """The access a token gives, or None if there is no such token or it was revoked."""
     row = (
-        await session.execute(
+        session.execute(
             select(StaffToken, Organisation)
             .join(Organisation, Organisation.id == StaffToken.organisation_id)
             .where(StaffToken.token_hash == token_hash, StaffToken.revoked_at.is_(None))
@@ -102,7 +99,7 @@ async def find_access(session: AsyncSession, token_hash: str) -> StaffAccess | N
     if row is None:
         return None
     token, organisation = row
-    schools = await session.execute(
+    schools = session.execute(
         select(School.id, School.name)
         .join(StaffTokenSchool, StaffTokenSchool.school_id == School.id)
         .where(StaffTokenSchool.token_id == token.id)
@@ -120,9 +117,9 @@ async def find_access(session: AsyncSession, token_hash: str) -> StaffAccess | N
     )
 
 
-async def list_tokens(session: AsyncSession) -> list[tuple[StaffToken, str]]:
+def list_tokens(session: Session) -> list[tuple[StaffToken, str]]:
     """Every token with its organisation's name, the newest first."""
-    rows = await session.execute(
+    rows = session.execute(
         select(StaffToken, Organisation.name)
         .join(Organisation, Organisation.id == StaffToken.organisation_id)
         .options(selectinload(StaffToken.schools))
@@ -131,18 +128,18 @@ async def list_tokens(session: AsyncSession) -> list[tuple[StaffToken, str]]:
     return [(token, organisation) for token, organisation in rows]
 
 
-async def find_tokens(session: AsyncSession, id_or_label: str) -> list[StaffToken]:
+def find_tokens(session: Session, id_or_label: str) -> list[StaffToken]:
     """Tokens whose id or label is ``id_or_label`` (a label may be used in several
     organisations)."""
     condition = StaffToken.label == id_or_label
     if id_or_label.isdigit():
         condition = condition | (StaffToken.id == int(id_or_label))
-    return list(await session.scalars(select(StaffToken).where(condition)))
+    return list(session.scalars(select(StaffToken).where(condition)))
 
 
-async def revoke_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
+def revoke_token(session: Session, token_id: int, now: datetime) -> bool:
     """True if the token was valid until now."""
-    result = await session.execute(
+    result = session.execute(
         update(StaffToken)
         .where(StaffToken.id == token_id, StaffToken.revoked_at.is_(None))
         .values(revoked_at=now)
@@ -181,14 +178,14 @@ class UnknownGroups(ValueError):
         self.problems = problems
 
 
-async def import_contact_teachers(
-    session: AsyncSession, organisation_id: int, teachers: Sequence[TeacherRecord]
+def import_contact_teachers(
+    session: Session, organisation_id: int, teachers: Sequence[TeacherRecord]
 ) -> TeacherImportSummary:
     """Upsert ``teachers`` by school, group and email: each group in the file gets exactly
     the contact teachers the file lists; groups not in the file are left as they are. Every
     school and group must be in the roster (a misspelt group would never get a digest)."""
-    schools = await find_schools(session, organisation_id, {t.school for t in teachers})
-    found = await session.execute(
+    schools = find_schools(session, organisation_id, {t.school for t in teachers})
+    found = session.execute(
         select(Pupil.school_id, Pupil.group_name)
         .where(Pupil.school_id.in_(schools.values()))
         .distinct()
@@ -207,7 +204,7 @@ async def import_contact_teachers(
     wanted = {(schools[t.school], t.group, t.email.lower()): t.name for t in teachers}
     groups = {(school_id, group) for school_id, group, _email in wanted}
     summary = TeacherImportSummary()
-    existing = await session.scalars(
+    existing = session.scalars(
         select(ContactTeacher).where(ContactTeacher.school_id.in_(schools.values()))
     )
     for teacher in existing:
@@ -215,7 +212,7 @@ async def import_contact_teachers(
             continue
         name = wanted.pop((teacher.school_id, teacher.group_name, teacher.email), None)
         if name is None:
-            await session.delete(teacher)
+            session.delete(teacher)
             summary.removed += 1
         elif name != teacher.name:
             teacher.name = name
@@ -225,15 +222,13 @@ async def import_contact_teachers(
     for (school_id, group, email), name in wanted.items():
         session.add(ContactTeacher(school_id=school_id, group_name=group, name=name, email=email))
         summary.added += 1
-    await session.flush()
+    session.flush()
     return summary
 
 
-async def contact_teachers(
-    session: AsyncSession, school_id: int, group: str
-) -> list[ContactTeacher]:
+def contact_teachers(session: Session, school_id: int, group: str) -> list[ContactTeacher]:
     return list(
-        await session.scalars(
+        session.scalars(
             select(ContactTeacher)
             .where(ContactTeacher.school_id == school_id, ContactTeacher.group_name == group)
             .order_by(ContactTeacher.id)
@@ -251,9 +246,7 @@ class DueGroup:
     group: str
 
 
-async def groups_due_a_digest(
-    session: AsyncSession, organisation_id: int, day: date
-) -> list[DueGroup]:
+def groups_due_a_digest(session: Session, organisation_id: int, day: date) -> list[DueGroup]:
     """Groups with a contact teacher, an active absence on ``day`` and no digest yet."""
     has_absence = exists().where(
         Absence.pupil_id == Pupil.id,
@@ -271,7 +264,7 @@ async def groups_due_a_digest(
         Pupil.group_name == ContactTeacher.group_name,
         has_absence,
     )
-    rows = await session.execute(
+    rows = session.execute(
         select(School.id, School.name, ContactTeacher.group_name)
         .join(ContactTeacher, ContactTeacher.school_id == School.id)
         .where(School.organisation_id == organisation_id, has_pupil_absent, ~has_digest)
@@ -281,13 +274,13 @@ async def groups_due_a_digest(
     return [DueGroup(school_id, school, group) for school_id, school, group in rows]
 
 
-async def claim_digest(
-    session: AsyncSession, school_id: int, group: str, day: date, absences: int, now: datetime
+def claim_digest(
+    session: Session, school_id: int, group: str, day: date, absences: int, now: datetime
 ) -> bool:
     """Record that the group's digest for ``day`` is being queued. False if another process
     already has: the unique constraint decides, and the loser queues nothing."""
     try:
-        async with session.begin_nested():
+        with session.begin_nested():
             session.add(
                 Digest(
                     school_id=school_id,

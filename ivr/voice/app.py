@@ -20,7 +20,7 @@ from ivr.notify.dispatcher import Dispatcher
 from ivr.notify.gateways import build_gateways
 from ivr.notify.routes import router as notify_router
 from ivr.settings import Settings, get_settings
-from ivr.store.db import create_engine, is_sqlite, session_factory
+from ivr.store.db import Database, is_sqlite
 from ivr.voice.calls import CallHandler
 from ivr.voice.routes import router as voice_router
 
@@ -40,20 +40,19 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     settings = settings or get_settings()
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
+    database = Database(settings.database_url, serving=True)
     calls = CallHandler(
-        settings, sessions, Catalogues(settings.language, settings.catalogue_dir), clock
+        settings, database, Catalogues(settings.language, settings.catalogue_dir), clock
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not runs_dispatcher(settings):
             yield
-            await engine.dispose()
+            database.dispose()
             return
         gateways = build_gateways(settings)
-        dispatcher = Dispatcher(sessions, gateways, settings, clock)
+        dispatcher = Dispatcher(database, gateways, settings, clock)
         app.state.dispatcher = dispatcher
         calls.on_recorded = dispatcher.wake.set
         stop = asyncio.Event()
@@ -63,12 +62,11 @@ def create_app(
         await task
         for gateway in gateways.values():
             await gateway.close()
-        await engine.dispose()
+        database.dispose()
 
     app = FastAPI(title="Absence line", version=__version__, lifespan=lifespan)
     app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessions = sessions
+    app.state.database = database
     app.state.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     app.state.calls = calls
     app.state.clock = clock
@@ -85,8 +83,7 @@ def create_app(
     async def readyz() -> JSONResponse:
         """The database answers: ready to take calls."""
         try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await database.run(lambda session: session.execute(text("SELECT 1")), within=2.0)
         except Exception as error:  # noqa: BLE001 - whatever fails, the line is not ready
             return JSONResponse({"status": "unavailable", "reason": type(error).__name__}, 503)
         return JSONResponse({"status": "ready"})

@@ -10,6 +10,7 @@ report number.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from ivr.absence import ReportingRules
 from ivr.dtmf import PersonalNumberKeys, Silence, read_keys
@@ -38,14 +39,16 @@ from ivr.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.reports import record_report
 from ivr.settings import Settings
 from ivr.store.calls import advance_call, find_call, record_status
-from ivr.store.lines import Line, find_line
-from ivr.store.models import Call, Organisation
+from ivr.store.db import Database
+from ivr.store.lines import Line, find_line, organisation_timezone
+from ivr.store.models import Call
 from ivr.store.roster import find_pupil_id
 from ivr.voice.twiml import render, say_and_hang_up
 
 log = logging.getLogger(__name__)
 
 STEP_PATH = "/twilio/voice/step"
+ORGANISATION_CACHE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +74,16 @@ class CallHandler:
     def __init__(
         self,
         settings: Settings,
-        sessions: async_sessionmaker[AsyncSession],
+        database: Database,
         catalogues: Catalogues,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.database = database
         self.catalogues = catalogues
         self.clock = clock
         self.on_recorded: Callable[[], None] = lambda: None
+        self._timezones: dict[int, tuple[str, float]] = {}
 
     def _render(self, turn: Turn, language: str, prompt_no: int) -> str:
         return render(
@@ -89,36 +93,46 @@ class CallHandler:
             self.settings.gather_timeout_seconds,
         )
 
+    # --- a call comes in ------------------------------------------------------------------
+
     async def incoming(self, call_sid: str, caller: str, called: str) -> Answer:
         try:
-            async with self.sessions() as session, session.begin():
-                existing = await find_call(session, call_sid)
-                if existing is not None:
-                    return Answer(existing.last_twiml)
-                line = await find_line(session, _as_e164(called))
-                language = line.language if line else self.settings.language
-                turn = self._first_turn(line, caller)
-                twiml = self._render(turn, language, 1)
-                session.add(
-                    Call(
-                        call_sid=call_sid,
-                        organisation_id=line.organisation_id if line else None,
-                        caller=caller,
-                        called=called,
-                        language=language,
-                        state=turn.state.to_json(),
-                        prompt_no=1,
-                        last_twiml=twiml,
-                        status="ended" if turn.hang_up else "in-progress",
-                    )
-                )
-            log.info(
-                "call started",
-                extra={"call_sid": call_sid, "caller": mask(caller), "step": turn.state.step},
+            return await self.database.run(
+                lambda session: self._incoming(session, call_sid, caller, called)
             )
-            return Answer(twiml)
         except IntegrityError:
             return await self._repeat(call_sid)
+
+    def _incoming(self, session: Session, call_sid: str, caller: str, called: str) -> Answer:
+        existing = find_call(session, call_sid)
+        if existing is not None:
+            return Answer(existing.last_twiml)
+        line = find_line(session, _as_e164(called))
+        language = line.language if line else self.settings.language
+        turn = self._first_turn(line, caller)
+        twiml = self._render(turn, language, 1)
+        now = self.clock()
+        session.add(
+            Call(
+                call_sid=call_sid,
+                organisation_id=line.organisation_id if line else None,
+                caller=caller,
+                called=called,
+                language=language,
+                state=turn.state.to_json(),
+                prompt_no=1,
+                last_twiml=twiml,
+                status="ended" if turn.hang_up else "in-progress",
+                started_at=now,
+                updated_at=now,
+            )
+        )
+        session.flush()
+        log.info(
+            "call started",
+            extra={"call_sid": call_sid, "caller": mask(caller), "step": turn.state.step},
+        )
+        return Answer(twiml)
 
     def _first_turn(self, line: Line | None, caller: str) -> Turn:
         if line is None:
@@ -127,39 +141,43 @@ class CallHandler:
             return refuse("hidden_number")
         return welcome()
 
+    # --- the caller keyed something (or nothing) ------------------------------------------
+
     async def answer(self, call_sid: str, prompt_no: int, digits: str | None) -> Answer:
         try:
-            async with self.sessions() as session, session.begin():
-                call = await find_call(session, call_sid)
-                if call is None:
-                    return Answer(self._lost_call())
-                if call.prompt_no != prompt_no:
-                    return Answer(call.last_twiml)
-                return await self._step(session, call, prompt_no, digits)
+            answer = await self.database.run(
+                lambda session: self._answer(session, call_sid, prompt_no, digits)
+            )
         except (_AlreadyAnswered, IntegrityError):
             return await self._repeat(call_sid)
+        if answer.absence_reference is not None:
+            self.on_recorded()
+        return answer
 
-    async def _step(
-        self, session: AsyncSession, call: Call, prompt_no: int, digits: str | None
+    def _answer(
+        self, session: Session, call_sid: str, prompt_no: int, digits: str | None
     ) -> Answer:
+        call = find_call(session, call_sid)
+        if call is None:
+            return Answer(self._lost_call())
+        if call.prompt_no != prompt_no:
+            return Answer(call.last_twiml)
         state = CallState.from_json(call.state)
-        organisation = (
-            await session.get(Organisation, call.organisation_id) if call.organisation_id else None
-        )
         now = self.clock()
-        local_now = now.astimezone(_zone(organisation.timezone)) if organisation else now
+        zone = self._timezone(session, call.organisation_id)
+        local_now = now.astimezone(_zone(zone)) if zone else now
         context = CallContext(
             rules=ReportingRules(today=local_now.date(), horizon_days=self.settings.horizon_days),
             max_failures=self.settings.max_failures,
             max_unknown_pupils=self.settings.max_unknown_pupils_per_call,
         )
-        keys = await self._read(session, state, digits, organisation, context)
+        keys = self._read(session, state, digits, call.organisation_id, context)
         turn = step(state, keys, context)
         reference = None
-        if turn.record is not None and organisation is not None:
-            absence = await record_report(
+        if turn.record is not None and call.organisation_id is not None:
+            absence = record_report(
                 session,
-                organisation_id=organisation.id,
+                organisation_id=call.organisation_id,
                 pupil_id=turn.record.pupil_id,
                 period=turn.record.period,
                 caller=call.caller,
@@ -169,9 +187,8 @@ class CallHandler:
                 catalogue_for=self.catalogues,
             )
             reference = absence.reference
-            self.on_recorded()
         twiml = self._render(turn, call.language, prompt_no + 1)
-        if not await advance_call(session, call.id, prompt_no, turn.state.to_json(), twiml):
+        if not advance_call(session, call.id, prompt_no, turn.state.to_json(), twiml, now):
             raise _AlreadyAnswered
         log.info(
             "call step",
@@ -185,40 +202,58 @@ class CallHandler:
         )
         return Answer(twiml, reference)
 
-    async def _read(
+    def _timezone(self, session: Session, organisation_id: int | None) -> str | None:
+        """The organisation's time zone, read at most once a minute: it decides "today"."""
+        if organisation_id is None:
+            return None
+        cached = self._timezones.get(organisation_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        zone = organisation_timezone(session, organisation_id)
+        self._timezones[organisation_id] = (zone, time.monotonic() + ORGANISATION_CACHE_SECONDS)
+        return zone
+
+    def _read(
         self,
-        session: AsyncSession,
+        session: Session,
         state: CallState,
         digits: str | None,
-        organisation: Organisation | None,
+        organisation_id: int | None,
         context: CallContext,
     ) -> FlowInput:
         expect = expects(state.step)
-        if expect is None or organisation is None:
+        if expect is None or organisation_id is None:
             return Silence()
         keys = read_keys(digits, expect, context.rules.today)
         if not isinstance(keys, PersonalNumberKeys):
             return keys
         number_hash = keys.number.keyed_hash(self.settings.personal_number_key)
-        pupil_id = await find_pupil_id(session, organisation.id, number_hash)
+        pupil_id = find_pupil_id(session, organisation_id, number_hash)
         return UnknownPupil() if pupil_id is None else KnownPupil(pupil_id)
 
     async def _repeat(self, call_sid: str) -> Answer:
         """Another copy of this webhook won: answer what it answered."""
-        async with self.sessions() as session, session.begin():
-            call = await find_call(session, call_sid)
-        return Answer(call.last_twiml if call is not None else self._lost_call())
+
+        def last_answer(session: Session) -> str:
+            call = find_call(session, call_sid)
+            return call.last_twiml if call is not None else self._lost_call()
+
+        return Answer(await self.database.run(last_answer))
 
     def _lost_call(self) -> str:
         catalogue = self.catalogues(None)
         return say_and_hang_up(catalogue.text("speech.refused.unavailable"), catalogue)
 
+    # --- the provider reports the call's status -------------------------------------------
+
     async def status(self, call_sid: str, status: str, duration_seconds: int | None) -> None:
         ended = status in {"completed", "busy", "failed", "no-answer", "canceled"}
-        async with self.sessions() as session, session.begin():
-            await record_status(
-                session, call_sid, status, duration_seconds, self.clock() if ended else None
+        now = self.clock()
+        await self.database.run(
+            lambda session: record_status(
+                session, call_sid, status, duration_seconds, now if ended else None, now
             )
+        )
 
 
 def _as_e164(number: str) -> str:
