@@ -17,13 +17,12 @@ from ivr.notify.confirmations import (
     confirmation_drafts,
 )
 from ivr.personal_number import age_on
-from ivr.store.absences import NewAbsence, add_absence
-from ivr.store.models import Absence, Pupil
+from ivr.store.absences import AddedAbsence, NewAbsence, add_absence
 from ivr.store.outbox import queue
-from ivr.store.roster import load_pupil
+from ivr.store.roster import ReportedPupil, pupil_for_report
 
 
-def _recipients(pupil: Pupil) -> tuple[Recipient, list[Recipient]]:
+def _recipients(pupil: ReportedPupil) -> tuple[Recipient, list[Recipient]]:
     own = Recipient(
         key=f"pupil:{pupil.id}",
         name=f"{pupil.first_name} {pupil.last_name}",
@@ -48,9 +47,9 @@ def record_report(
     number_in_call: int,
     reported_at: datetime,
     catalogue_for: Callable[[str | None], Catalogue],
-) -> Absence:
+) -> AddedAbsence:
     """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
-    pupil = load_pupil(session, pupil_id)
+    pupil = pupil_for_report(session, pupil_id)
     own, guardians = _recipients(pupil)
     relation = caller_relation(caller, own, guardians)
     absence = add_absence(
@@ -71,8 +70,8 @@ def record_report(
         reference=absence.reference,
         first_name=pupil.first_name,
         last_name=pupil.last_name,
-        group=pupil.group_name,
-        school=pupil.school.name,
+        group=pupil.group,
+        school=pupil.school,
         period=period,
         reported_at=reported_at,
         caller=caller,

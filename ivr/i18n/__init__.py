@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, time
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from string import Formatter
@@ -62,10 +62,12 @@ class Catalogue:
 
     def date(self, day: date, short: bool = False) -> str:
         pattern = self.texts["meta.short_date_format" if short else "meta.date_format"]
-        return format_date(day, pattern, locale=self.locale)
+        return _formatted_date(day, pattern, self.locale)
 
     def time(self, moment: time) -> str:
-        return format_time(moment, self.texts["meta.time_format"], locale=self.locale)
+        return _formatted_time(
+            moment.replace(second=0, microsecond=0), self.texts["meta.time_format"], self.locale
+        )
 
     def period(self, period: AbsencePeriod, short: bool = False) -> str:
         """``period`` as one phrase: "the whole day Monday 3 March", "from ... to ..."."""
@@ -93,6 +95,16 @@ class Catalogue:
 
     def _fill(self, key: str, values: Mapping[str, Any]) -> str:
         return _SAFE_FORMATTER.vformat(self.texts[key], (), values)
+
+
+@lru_cache(maxsize=2048)
+def _formatted_date(day: date, pattern: str, locale: str) -> str:
+    return format_date(day, pattern, locale=locale)
+
+
+@lru_cache(maxsize=2048)
+def _formatted_time(moment: time, pattern: str, locale: str) -> str:
+    return format_time(moment, pattern, locale=locale)
 
 
 class _PlainFormatter(Formatter):

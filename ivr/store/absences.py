@@ -5,14 +5,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
 from ivr.store.feed import REPORTED, record_event
-from ivr.store.models import Absence, Organisation, Pupil, School
+from ivr.store.models import Absence, Organisation, Pupil, School, table_of
 
 # No 0/O, 1/I/L or U: a reference is read aloud and typed by people.
 _REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -36,42 +37,59 @@ class NewAbsence:
     number_in_call: int
 
 
-def add_absence(session: Session, new: NewAbsence) -> Absence:
-    """Insert with a fresh reference; on the (rare) clash of references, draw again. The
-    absence enters the staff feed in the same transaction.
+_absences = table_of(Absence)
 
-    Any other constraint (the same report of the same call twice) is left to the caller.
-    """
+
+def _insert_unless_reference_taken(dialect: Any) -> Any:
+    """``INSERT ... ON CONFLICT (reference) DO NOTHING RETURNING id``: a clash of references
+    returns no row (draw again); any other conflict, such as the same report of the same
+    call twice, still fails."""
+    return (
+        dialect.insert(_absences)
+        .on_conflict_do_nothing(index_elements=[_absences.c.reference])
+        .returning(_absences.c.id)
+    )
+
+
+_ADD = {
+    "sqlite": _insert_unless_reference_taken(sqlite),
+    "postgresql": _insert_unless_reference_taken(postgresql),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AddedAbsence:
+    id: int
+    reference: str
+
+
+def add_absence(session: Session, new: NewAbsence) -> AddedAbsence:
+    """Insert with a fresh reference (drawn again on the rare clash). The absence enters
+    the staff feed in the same transaction."""
+    connection = session.connection()
+    statement = _ADD[connection.dialect.name]
+    values = {
+        "organisation_id": new.organisation_id,
+        "school_id": new.school_id,
+        "pupil_id": new.pupil_id,
+        "start_date": new.period.start_date,
+        "start_time": new.period.start_time,
+        "end_date": new.period.end_date,
+        "end_time": new.period.end_time,
+        "reported_at": new.reported_at,
+        "caller": new.caller,
+        "caller_is_guardian": new.caller_is_guardian,
+        "call_sid": new.call_sid,
+        "number_in_call": new.number_in_call,
+        "status": "active",
+    }
     for _attempt in range(5):
-        absence = Absence(
-            reference=new_reference(),
-            organisation_id=new.organisation_id,
-            school_id=new.school_id,
-            pupil_id=new.pupil_id,
-            start_date=new.period.start_date,
-            start_time=new.period.start_time,
-            end_date=new.period.end_date,
-            end_time=new.period.end_time,
-            reported_at=new.reported_at,
-            caller=new.caller,
-            caller_is_guardian=new.caller_is_guardian,
-            call_sid=new.call_sid,
-            number_in_call=new.number_in_call,
-        )
-        try:
-            with session.begin_nested():
-                session.add(absence)
-        except IntegrityError:
-            if _reference_taken(session, absence.reference):
-                continue
-            raise
-        record_event(session, absence.id, new.school_id, REPORTED, new.reported_at)
-        return absence
+        reference = new_reference()
+        absence_id = connection.execute(statement, {**values, "reference": reference}).scalar()
+        if absence_id is not None:
+            record_event(session, absence_id, new.school_id, REPORTED, new.reported_at)
+            return AddedAbsence(absence_id, reference)
     raise RuntimeError("could not draw a free absence reference")
-
-
-def _reference_taken(session: Session, reference: str) -> bool:
-    return (session.scalar(select(Absence.id).where(Absence.reference == reference))) is not None
 
 
 @dataclass(frozen=True, slots=True)

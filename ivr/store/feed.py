@@ -37,6 +37,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     Text,
+    bindparam,
     cast,
     func,
     insert,
@@ -47,7 +48,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ivr.store.models import Absence, FeedEvent, Organisation, OutboxMessage, Pupil, School
+from ivr.store.models import (
+    Absence,
+    FeedEvent,
+    Organisation,
+    OutboxMessage,
+    Pupil,
+    School,
+    table_of,
+)
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
@@ -87,18 +96,26 @@ def _settled(session: Session) -> ColumnElement[bool] | None:
     return FeedEvent.transaction_id < oldest_running
 
 
+_RECORD_EVENT: dict[str, Any] = {}
+
+
 def record_event(
     session: Session, absence_id: int, school_id: int, kind: str, at: datetime
 ) -> None:
-    """Write a feed event of ``absence_id`` in the caller's transaction."""
-    session.execute(
-        insert(FeedEvent).values(
+    """Write a feed event of ``absence_id`` in the caller's transaction. (Also on every
+    report during calls: the statement is built once per database kind.)"""
+    dialect = _dialect(session)
+    statement = _RECORD_EVENT.get(dialect)
+    if statement is None:
+        statement = _RECORD_EVENT[dialect] = insert(table_of(FeedEvent)).values(
             transaction_id=_current_transaction(session),
-            absence_id=absence_id,
-            school_id=school_id,
-            kind=kind,
-            happened_at=at,
+            absence_id=bindparam("absence_id"),
+            school_id=bindparam("school_id"),
+            kind=bindparam("kind"),
+            happened_at=bindparam("at"),
         )
+    session.connection().execute(
+        statement, {"absence_id": absence_id, "school_id": school_id, "kind": kind, "at": at}
     )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ivr.store.models import InboundNumber, Organisation
+from ivr.store.models import InboundNumber, Organisation, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,23 +20,23 @@ class Line:
     language: str
 
 
-def find_line(session: Session, number: str) -> Line | None:
-    row = (
-        session.execute(
-            select(Organisation, InboundNumber.language)
-            .join(InboundNumber, InboundNumber.organisation_id == Organisation.id)
-            .where(InboundNumber.number == number)
-        )
-    ).first()
-    if row is None:
-        return None
-    organisation, number_language = row
-    return Line(
-        organisation_id=organisation.id,
-        organisation_name=organisation.name,
-        timezone=organisation.timezone,
-        language=number_language or organisation.language,
+_organisations = table_of(Organisation)
+_numbers = table_of(InboundNumber)
+_FIND_LINE = (
+    select(
+        _organisations.c.id,
+        _organisations.c.name,
+        _organisations.c.timezone,
+        func.coalesce(_numbers.c.language, _organisations.c.language),
     )
+    .join(_numbers, _numbers.c.organisation_id == _organisations.c.id)
+    .where(_numbers.c.number == bindparam("number"))
+)
+
+
+def find_line(session: Session, number: str) -> Line | None:
+    row = session.connection().execute(_FIND_LINE, {"number": number}).first()
+    return None if row is None else Line(*row)
 
 
 def organisation_timezone(session: Session, organisation_id: int) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     Time,
     TypeDecorator,
@@ -56,6 +57,11 @@ def utc_now() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for the Core statements on the hot path."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 class Organisation(Base):

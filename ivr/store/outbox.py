@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ivr.store.models import Absence, OutboxMessage
+from ivr.store.models import Absence, OutboxMessage, table_of
 
 PENDING = "pending"
 SENDING = "sending"
@@ -53,7 +53,7 @@ def queue(session: Session, absence_id: int | None, drafts: Iterable[Draft], now
         for draft in drafts
     ]
     if rows:
-        session.execute(insert(OutboxMessage), rows)
+        session.connection().execute(insert(table_of(OutboxMessage)), rows)
     return len(rows)
 
 

@@ -4,37 +4,103 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, select, tuple_, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
-from ivr.store.models import Guardian, Pupil, PupilGuardian, School
+from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of
 
 BATCH = 500
 _T = TypeVar("_T")
 
 
+_pupil_table = table_of(Pupil)
+_school_table = table_of(School)
+_guardian_table = table_of(Guardian)
+_link_table = table_of(PupilGuardian)
+
+# Run during calls: Core statements built once (see ``ivr.store.calls``).
+_FIND_PUPIL = select(_pupil_table.c.id).where(
+    _pupil_table.c.organisation_id == bindparam("organisation_id"),
+    _pupil_table.c.personal_number_hash == bindparam("number_hash"),
+)
+_PUPIL_FOR_REPORT = (
+    select(
+        _pupil_table.c.id,
+        _pupil_table.c.school_id,
+        _school_table.c.name,
+        _pupil_table.c.first_name,
+        _pupil_table.c.last_name,
+        _pupil_table.c.group_name,
+        _pupil_table.c.birth_date,
+        _pupil_table.c.phone,
+        _pupil_table.c.email,
+    )
+    .join(_school_table, _school_table.c.id == _pupil_table.c.school_id)
+    .where(_pupil_table.c.id == bindparam("pupil_id"))
+)
+_GUARDIANS_OF = (
+    select(
+        _guardian_table.c.id,
+        _guardian_table.c.name,
+        _guardian_table.c.phone,
+        _guardian_table.c.email,
+        _guardian_table.c.language,
+    )
+    .join(_link_table, _link_table.c.guardian_id == _guardian_table.c.id)
+    .where(_link_table.c.pupil_id == bindparam("pupil_id"))
+    .order_by(_guardian_table.c.id)
+)
+
+
 def find_pupil_id(session: Session, organisation_id: int, personal_number_hash: str) -> int | None:
-    return session.scalar(
-        select(Pupil.id).where(
-            Pupil.organisation_id == organisation_id,
-            Pupil.personal_number_hash == personal_number_hash,
+    return (
+        session.connection()
+        .execute(
+            _FIND_PUPIL, {"organisation_id": organisation_id, "number_hash": personal_number_hash}
         )
+        .scalar()
     )
 
 
-def load_pupil(session: Session, pupil_id: int) -> Pupil:
-    """The pupil with school and guardians: all a report and its confirmations need."""
-    pupil = session.scalar(
-        select(Pupil)
-        .where(Pupil.id == pupil_id)
-        .options(selectinload(Pupil.school), selectinload(Pupil.guardians))
-    )
-    if pupil is None:
+@dataclass(frozen=True, slots=True)
+class GuardianContactRow:
+    id: int
+    name: str
+    phone: str | None
+    email: str | None
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedPupil:
+    """All a report and its confirmations need of the pupil."""
+
+    id: int
+    school_id: int
+    school: str
+    first_name: str
+    last_name: str
+    group: str
+    birth_date: date
+    phone: str | None
+    email: str | None
+    guardians: list[GuardianContactRow]
+
+
+def pupil_for_report(session: Session, pupil_id: int) -> ReportedPupil:
+    connection = session.connection()
+    row = connection.execute(_PUPIL_FOR_REPORT, {"pupil_id": pupil_id}).first()
+    if row is None:
         raise LookupError(f"no pupil {pupil_id}")
-    return pupil
+    guardians = [
+        GuardianContactRow(*guardian)
+        for guardian in connection.execute(_GUARDIANS_OF, {"pupil_id": pupil_id})
+    ]
+    return ReportedPupil(*row, guardians=guardians)
 
 
 @dataclass

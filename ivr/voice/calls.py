@@ -38,10 +38,9 @@ from ivr.i18n.lookup import Catalogues
 from ivr.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.reports import record_report
 from ivr.settings import Settings
-from ivr.store.calls import advance_call, find_call, record_status
+from ivr.store.calls import add_call, advance_call, find_call, record_status
 from ivr.store.db import Database
 from ivr.store.lines import Line, find_line, organisation_timezone
-from ivr.store.models import Call
 from ivr.store.roster import find_pupil_id
 from ivr.voice.twiml import render, say_and_hang_up
 
@@ -111,23 +110,18 @@ class CallHandler:
         language = line.language if line else self.settings.language
         turn = self._first_turn(line, caller)
         twiml = self._render(turn, language, 1)
-        now = self.clock()
-        session.add(
-            Call(
-                call_sid=call_sid,
-                organisation_id=line.organisation_id if line else None,
-                caller=caller,
-                called=called,
-                language=language,
-                state=turn.state.to_json(),
-                prompt_no=1,
-                last_twiml=twiml,
-                status="ended" if turn.hang_up else "in-progress",
-                started_at=now,
-                updated_at=now,
-            )
+        add_call(
+            session,
+            call_sid=call_sid,
+            organisation_id=line.organisation_id if line else None,
+            caller=caller,
+            called=called,
+            language=language,
+            state=turn.state.to_json(),
+            twiml=twiml,
+            status="ended" if turn.hang_up else "in-progress",
+            now=self.clock(),
         )
-        session.flush()
         log.info(
             "call started",
             extra={"call_sid": call_sid, "caller": mask(caller), "step": turn.state.step},
@@ -181,7 +175,7 @@ class CallHandler:
                 pupil_id=turn.record.pupil_id,
                 period=turn.record.period,
                 caller=call.caller,
-                call_sid=call.call_sid,
+                call_sid=call_sid,
                 number_in_call=turn.record.number_in_call,
                 reported_at=local_now,
                 catalogue_for=self.catalogues,
@@ -193,7 +187,7 @@ class CallHandler:
         log.info(
             "call step",
             extra={
-                "call_sid": call.call_sid,
+                "call_sid": call_sid,
                 "step": state.step,
                 "input": type(keys).__name__,
                 "next": turn.state.step,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.flows import Turn
@@ -19,34 +21,46 @@ def render(turn: Turn, catalogue: Catalogue, action: str, timeout_seconds: int) 
     ``finishOnKey=""`` lets ``#`` (help) and ``*`` (restart) arrive in ``Digits``; a gather
     that hears nothing falls through to the ``<Redirect>``, which posts without ``Digits``.
     """
+    return _document(
+        speech(turn, catalogue),
+        catalogue.texts["meta.say_language"],
+        catalogue.texts["meta.voice"],
+        None if turn.listen is None else turn.listen.num_digits,
+        timeout_seconds,
+        action,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _document(
+    text: str,
+    language: str,
+    voice: str,
+    num_digits: int | None,
+    timeout_seconds: int,
+    action: str,
+) -> str:
+    """The same few sentences and prompt numbers come back all morning: built once each."""
     response = VoiceResponse()
-    voice = {
-        "language": catalogue.texts["meta.say_language"],
-        "voice": catalogue.texts["meta.voice"],
-    }
-    text = speech(turn, catalogue)
-    if turn.listen is None:
-        response.say(text, **voice)
+    if num_digits is None:
+        response.say(text, language=language, voice=voice)
         response.hangup()
     else:
         gather = response.gather(
             input="dtmf",
-            num_digits=turn.listen.num_digits,
+            num_digits=num_digits,
             finish_on_key="",
             timeout=timeout_seconds,
             action=action,
             method="POST",
             action_on_empty_result=False,
         )
-        gather.say(text, **voice)
+        gather.say(text, language=language, voice=voice)
         response.redirect(action, method="POST")
     return str(response.to_xml())
 
 
 def say_and_hang_up(text: str, catalogue: Catalogue) -> str:
-    response = VoiceResponse()
-    response.say(
-        text, language=catalogue.texts["meta.say_language"], voice=catalogue.texts["meta.voice"]
+    return _document(
+        text, catalogue.texts["meta.say_language"], catalogue.texts["meta.voice"], None, 0, ""
     )
-    response.hangup()
-    return str(response.to_xml())
