@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 # What Twilio puts in ``From`` when the caller withholds their number: the words, or the
@@ -49,6 +51,7 @@ def is_withheld(caller: str) -> bool:
         return True
 
 
+@lru_cache(maxsize=4096)
 def for_display(number: str, home_region: str = "SE") -> str:
     """As people in ``home_region`` write it: national form at home, international abroad."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ivr.absence import AbsencePeriod
 from ivr.i18n import Catalogue
@@ -37,7 +37,7 @@ def _recipients(pupil: ReportedPupil) -> tuple[Recipient, list[Recipient]]:
 
 
 def record_report(
-    session: Session,
+    connection: Connection,
     *,
     organisation_id: int,
     pupil_id: int,
@@ -49,11 +49,11 @@ def record_report(
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> AddedAbsence:
     """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
-    pupil = pupil_for_report(session, pupil_id)
+    pupil = pupil_for_report(connection, pupil_id)
     own, guardians = _recipients(pupil)
     relation = caller_relation(caller, own, guardians)
     absence = add_absence(
-        session,
+        connection,
         NewAbsence(
             organisation_id=organisation_id,
             school_id=pupil.school_id,
@@ -79,5 +79,5 @@ def record_report(
     )
     recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
     drafts = confirmation_drafts(facts, recipients, catalogue_for)
-    queue(session, absence.id, drafts, reported_at)
+    queue(connection, absence.id, drafts, reported_at)
     return absence

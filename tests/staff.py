@@ -85,7 +85,7 @@ def record_in(
     pupil_row = session.scalar(select(Pupil).where(Pupil.external_id == pupil))
     assert pupil_row is not None
     absence = record_report(
-        session,
+        session.connection(),
         organisation_id=pupil_row.organisation_id,
         pupil_id=pupil_row.id,
         period=AbsencePeriod(start, start_time, end or start, end_time),

@@ -158,6 +158,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        # Webhooks are logged by the line itself, without their personal data; uvicorn's
+        # access log would add a line per request, with query strings (staff tokens).
+        access_log=False,
         proxy_headers=False,
     )
 

@@ -84,5 +84,5 @@ def cancel_report(
     if not feed.cancel(session, absence_id, by, reason, now):
         return False
     [item] = load_absences(session, [absence_id])
-    queue(session, absence_id, cancellation_drafts(item, catalogue_for), now)
+    queue(session.connection(), absence_id, cancellation_drafts(item, catalogue_for), now)
     return True

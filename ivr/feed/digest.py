@@ -96,7 +96,7 @@ def _queue_group(
     if not claim_digest(session, group.school_id, group.group, day, len(items), now):
         return 0
     drafts = digest_drafts(group, day, items, teachers, catalogue)
-    return queue(session, None, drafts, now)
+    return queue(session.connection(), None, drafts, now)
 
 
 async def queue_due_digests(database: Database, now: datetime, settings: Settings) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
@@ -63,10 +64,9 @@ class AddedAbsence:
     reference: str
 
 
-def add_absence(session: Session, new: NewAbsence) -> AddedAbsence:
+def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
     """Insert with a fresh reference (drawn again on the rare clash). The absence enters
     the staff feed in the same transaction."""
-    connection = session.connection()
     statement = _ADD[connection.dialect.name]
     values = {
         "organisation_id": new.organisation_id,
@@ -87,7 +87,7 @@ def add_absence(session: Session, new: NewAbsence) -> AddedAbsence:
         reference = new_reference()
         absence_id = connection.execute(statement, {**values, "reference": reference}).scalar()
         if absence_id is not None:
-            record_event(session, absence_id, new.school_id, REPORTED, new.reported_at)
+            record_event(connection, absence_id, new.school_id, REPORTED, new.reported_at)
             return AddedAbsence(absence_id, reference)
     raise RuntimeError("could not draw a free absence reference")
 

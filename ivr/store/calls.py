@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ivr.store.models import Call, table_of
 
@@ -65,13 +65,13 @@ _STATUS = (
 )
 
 
-def find_call(session: Session, call_sid: str) -> CallRecord | None:
-    row = session.connection().execute(_FIND, {"sid": call_sid}).first()
+def find_call(connection: Connection, call_sid: str) -> CallRecord | None:
+    row = connection.execute(_FIND, {"sid": call_sid}).first()
     return None if row is None else CallRecord(*row)
 
 
 def add_call(
-    session: Session,
+    connection: Connection,
     *,
     call_sid: str,
     organisation_id: int | None,
@@ -85,7 +85,7 @@ def add_call(
 ) -> None:
     """The call's first row, at prompt 1. A second copy of the same webhook fails here on
     the unique ``call_sid``."""
-    session.connection().execute(
+    connection.execute(
         _ADD,
         {
             "call_sid": call_sid,
@@ -104,14 +104,19 @@ def add_call(
 
 
 def advance_call(
-    session: Session, call_id: int, answered_prompt: int, state: str, twiml: str, now: datetime
+    connection: Connection,
+    call_id: int,
+    answered_prompt: int,
+    state: str,
+    twiml: str,
+    now: datetime,
 ) -> bool:
     """Save the call's next state if nobody else answered ``answered_prompt`` first.
 
     The condition on ``prompt_no`` makes the database, not a read before the write, decide
     which of two copies of the same webhook wins.
     """
-    result = session.connection().execute(
+    result = connection.execute(
         _ADVANCE,
         {
             "call_id": call_id,
@@ -126,14 +131,14 @@ def advance_call(
 
 
 def record_status(
-    session: Session,
+    connection: Connection,
     call_sid: str,
     status: str,
     duration_seconds: int | None,
     ended_at: datetime | None,
     now: datetime,
 ) -> bool:
-    result = session.connection().execute(
+    result = connection.execute(
         _STATUS,
         {
             "sid": call_sid,

@@ -46,6 +46,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.store.models import (
@@ -82,8 +83,8 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _current_transaction(session: Session) -> ColumnElement[int]:
-    if _dialect(session) == "postgresql":
+def _current_transaction(dialect: str) -> ColumnElement[int]:
+    if dialect == "postgresql":
         return cast(cast(func.pg_current_xact_id(), Text), BigInteger)
     return literal(0, BigInteger)
 
@@ -100,21 +101,21 @@ _RECORD_EVENT: dict[str, Any] = {}
 
 
 def record_event(
-    session: Session, absence_id: int, school_id: int, kind: str, at: datetime
+    connection: Connection, absence_id: int, school_id: int, kind: str, at: datetime
 ) -> None:
     """Write a feed event of ``absence_id`` in the caller's transaction. (Also on every
     report during calls: the statement is built once per database kind.)"""
-    dialect = _dialect(session)
+    dialect = connection.dialect.name
     statement = _RECORD_EVENT.get(dialect)
     if statement is None:
         statement = _RECORD_EVENT[dialect] = insert(table_of(FeedEvent)).values(
-            transaction_id=_current_transaction(session),
+            transaction_id=_current_transaction(dialect),
             absence_id=bindparam("absence_id"),
             school_id=bindparam("school_id"),
             kind=bindparam("kind"),
             happened_at=bindparam("at"),
         )
-    session.connection().execute(
+    connection.execute(
         statement, {"absence_id": absence_id, "school_id": school_id, "kind": kind, "at": at}
     )
 
@@ -263,7 +264,7 @@ def acknowledge(session: Session, absence_id: int, by: str, now: datetime) -> bo
     school_id = result.scalar()
     if school_id is None:
         return False
-    record_event(session, absence_id, school_id, ACKNOWLEDGED, now)
+    record_event(session.connection(), absence_id, school_id, ACKNOWLEDGED, now)
     return True
 
 
@@ -279,7 +280,7 @@ def cancel(session: Session, absence_id: int, by: str, reason: str, now: datetim
     school_id = result.scalar()
     if school_id is None:
         return False
-    record_event(session, absence_id, school_id, CANCELLED, now)
+    record_event(session.connection(), absence_id, school_id, CANCELLED, now)
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.store.models import InboundNumber, Organisation, table_of
@@ -34,13 +35,18 @@ _FIND_LINE = (
 )
 
 
-def find_line(session: Session, number: str) -> Line | None:
-    row = session.connection().execute(_FIND_LINE, {"number": number}).first()
+def find_line(connection: Connection, number: str) -> Line | None:
+    row = connection.execute(_FIND_LINE, {"number": number}).first()
     return None if row is None else Line(*row)
 
 
-def organisation_timezone(session: Session, organisation_id: int) -> str:
-    zone = session.scalar(select(Organisation.timezone).where(Organisation.id == organisation_id))
+_TIMEZONE = select(_organisations.c.timezone).where(
+    _organisations.c.id == bindparam("organisation_id")
+)
+
+
+def organisation_timezone(connection: Connection, organisation_id: int) -> str:
+    zone: str | None = connection.execute(_TIMEZONE, {"organisation_id": organisation_id}).scalar()
     if zone is None:
         raise LookupError(f"no organisation {organisation_id}")
     return zone

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.store.models import Absence, OutboxMessage, table_of
+
+_QUEUE = insert(table_of(OutboxMessage))
 
 PENDING = "pending"
 SENDING = "sending"
@@ -33,7 +36,9 @@ class Draft:
     body: str
 
 
-def queue(session: Session, absence_id: int | None, drafts: Iterable[Draft], now: datetime) -> int:
+def queue(
+    connection: Connection, absence_id: int | None, drafts: Iterable[Draft], now: datetime
+) -> int:
     """Queue ``drafts``, due at once (``now``)."""
     rows = [
         {
@@ -53,7 +58,7 @@ def queue(session: Session, absence_id: int | None, drafts: Iterable[Draft], now
         for draft in drafts
     ]
     if rows:
-        session.connection().execute(insert(table_of(OutboxMessage)), rows)
+        connection.execute(_QUEUE, rows)
     return len(rows)
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
@@ -56,14 +57,12 @@ _GUARDIANS_OF = (
 )
 
 
-def find_pupil_id(session: Session, organisation_id: int, personal_number_hash: str) -> int | None:
-    return (
-        session.connection()
-        .execute(
-            _FIND_PUPIL, {"organisation_id": organisation_id, "number_hash": personal_number_hash}
-        )
-        .scalar()
-    )
+def find_pupil_id(
+    connection: Connection, organisation_id: int, personal_number_hash: str
+) -> int | None:
+    values = {"organisation_id": organisation_id, "number_hash": personal_number_hash}
+    pupil_id: int | None = connection.execute(_FIND_PUPIL, values).scalar()
+    return pupil_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +90,7 @@ class ReportedPupil:
     guardians: list[GuardianContactRow]
 
 
-def pupil_for_report(session: Session, pupil_id: int) -> ReportedPupil:
-    connection = session.connection()
+def pupil_for_report(connection: Connection, pupil_id: int) -> ReportedPupil:
     row = connection.execute(_PUPIL_FOR_REPORT, {"pupil_id": pupil_id}).first()
     if row is None:
         raise LookupError(f"no pupil {pupil_id}")

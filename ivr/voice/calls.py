@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ivr.absence import ReportingRules
 from ivr.dtmf import PersonalNumberKeys, Silence, read_keys
@@ -96,22 +96,22 @@ class CallHandler:
 
     async def incoming(self, call_sid: str, caller: str, called: str) -> Answer:
         try:
-            return await self.database.run(
-                lambda session: self._incoming(session, call_sid, caller, called)
+            return await self.database.run_core(
+                lambda connection: self._incoming(connection, call_sid, caller, called)
             )
         except IntegrityError:
             return await self._repeat(call_sid)
 
-    def _incoming(self, session: Session, call_sid: str, caller: str, called: str) -> Answer:
-        existing = find_call(session, call_sid)
+    def _incoming(self, connection: Connection, call_sid: str, caller: str, called: str) -> Answer:
+        existing = find_call(connection, call_sid)
         if existing is not None:
             return Answer(existing.last_twiml)
-        line = find_line(session, _as_e164(called))
+        line = find_line(connection, _as_e164(called))
         language = line.language if line else self.settings.language
         turn = self._first_turn(line, caller)
         twiml = self._render(turn, language, 1)
         add_call(
-            session,
+            connection,
             call_sid=call_sid,
             organisation_id=line.organisation_id if line else None,
             caller=caller,
@@ -139,8 +139,8 @@ class CallHandler:
 
     async def answer(self, call_sid: str, prompt_no: int, digits: str | None) -> Answer:
         try:
-            answer = await self.database.run(
-                lambda session: self._answer(session, call_sid, prompt_no, digits)
+            answer = await self.database.run_core(
+                lambda connection: self._answer(connection, call_sid, prompt_no, digits)
             )
         except (_AlreadyAnswered, IntegrityError):
             return await self._repeat(call_sid)
@@ -149,28 +149,28 @@ class CallHandler:
         return answer
 
     def _answer(
-        self, session: Session, call_sid: str, prompt_no: int, digits: str | None
+        self, connection: Connection, call_sid: str, prompt_no: int, digits: str | None
     ) -> Answer:
-        call = find_call(session, call_sid)
+        call = find_call(connection, call_sid)
         if call is None:
             return Answer(self._lost_call())
         if call.prompt_no != prompt_no:
             return Answer(call.last_twiml)
         state = CallState.from_json(call.state)
         now = self.clock()
-        zone = self._timezone(session, call.organisation_id)
+        zone = self._timezone(connection, call.organisation_id)
         local_now = now.astimezone(_zone(zone)) if zone else now
         context = CallContext(
             rules=ReportingRules(today=local_now.date(), horizon_days=self.settings.horizon_days),
             max_failures=self.settings.max_failures,
             max_unknown_pupils=self.settings.max_unknown_pupils_per_call,
         )
-        keys = self._read(session, state, digits, call.organisation_id, context)
+        keys = self._read(connection, state, digits, call.organisation_id, context)
         turn = step(state, keys, context)
         reference = None
         if turn.record is not None and call.organisation_id is not None:
             absence = record_report(
-                session,
+                connection,
                 organisation_id=call.organisation_id,
                 pupil_id=turn.record.pupil_id,
                 period=turn.record.period,
@@ -182,7 +182,7 @@ class CallHandler:
             )
             reference = absence.reference
         twiml = self._render(turn, call.language, prompt_no + 1)
-        if not advance_call(session, call.id, prompt_no, turn.state.to_json(), twiml, now):
+        if not advance_call(connection, call.id, prompt_no, turn.state.to_json(), twiml, now):
             raise _AlreadyAnswered
         log.info(
             "call step",
@@ -196,20 +196,20 @@ class CallHandler:
         )
         return Answer(twiml, reference)
 
-    def _timezone(self, session: Session, organisation_id: int | None) -> str | None:
+    def _timezone(self, connection: Connection, organisation_id: int | None) -> str | None:
         """The organisation's time zone, read at most once a minute: it decides "today"."""
         if organisation_id is None:
             return None
         cached = self._timezones.get(organisation_id)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        zone = organisation_timezone(session, organisation_id)
+        zone = organisation_timezone(connection, organisation_id)
         self._timezones[organisation_id] = (zone, time.monotonic() + ORGANISATION_CACHE_SECONDS)
         return zone
 
     def _read(
         self,
-        session: Session,
+        connection: Connection,
         state: CallState,
         digits: str | None,
         organisation_id: int | None,
@@ -222,17 +222,17 @@ class CallHandler:
         if not isinstance(keys, PersonalNumberKeys):
             return keys
         number_hash = keys.number.keyed_hash(self.settings.personal_number_key)
-        pupil_id = find_pupil_id(session, organisation_id, number_hash)
+        pupil_id = find_pupil_id(connection, organisation_id, number_hash)
         return UnknownPupil() if pupil_id is None else KnownPupil(pupil_id)
 
     async def _repeat(self, call_sid: str) -> Answer:
         """Another copy of this webhook won: answer what it answered."""
 
-        def last_answer(session: Session) -> str:
-            call = find_call(session, call_sid)
+        def last_answer(connection: Connection) -> str:
+            call = find_call(connection, call_sid)
             return call.last_twiml if call is not None else self._lost_call()
 
-        return Answer(await self.database.run(last_answer))
+        return Answer(await self.database.run_core(last_answer))
 
     def _lost_call(self) -> str:
         catalogue = self.catalogues(None)
@@ -243,9 +243,9 @@ class CallHandler:
     async def status(self, call_sid: str, status: str, duration_seconds: int | None) -> None:
         ended = status in {"completed", "busy", "failed", "no-answer", "canceled"}
         now = self.clock()
-        await self.database.run(
-            lambda session: record_status(
-                session, call_sid, status, duration_seconds, now if ended else None, now
+        await self.database.run_core(
+            lambda connection: record_status(
+                connection, call_sid, status, duration_seconds, now if ended else None, now
             )
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from ivr.voice.calls import STEP_PATH, Answer, CallHandler
@@ -16,12 +16,9 @@ ABSENCE_HEADER = "X-Absence-Reference"
 router = APIRouter(tags=["twilio"])
 
 
-def _handler(request: Request) -> CallHandler:
+def _calls(request: Request) -> CallHandler:
     handler: CallHandler = request.app.state.calls
     return handler
-
-
-Handler = Annotated[CallHandler, Depends(_handler)]
 
 
 def _twiml(answer: Answer) -> Response:
@@ -37,9 +34,9 @@ def _required(form: dict[str, str], name: str) -> str:
 
 
 @router.post("/twilio/voice", response_class=Response)
-async def incoming_call(form: TwilioForm, calls: Handler) -> Response:
+async def incoming_call(request: Request, form: TwilioForm) -> Response:
     """The number's "a call comes in" webhook: greet the caller, or refuse the call."""
-    answer = await calls.incoming(
+    answer = await _calls(request).incoming(
         _required(form, "CallSid"), form.get("From", "").strip(), _required(form, "To")
     )
     return _twiml(answer)
@@ -47,20 +44,20 @@ async def incoming_call(form: TwilioForm, calls: Handler) -> Response:
 
 @router.post(STEP_PATH, response_class=Response)
 async def keys_entered(
+    request: Request,
     form: TwilioForm,
-    calls: Handler,
     prompt: Annotated[int, Query(ge=1, le=10_000)],
 ) -> Response:
     """What the caller keyed at prompt number ``prompt`` (no ``Digits``: silence)."""
-    answer = await calls.answer(_required(form, "CallSid"), prompt, form.get("Digits"))
+    answer = await _calls(request).answer(_required(form, "CallSid"), prompt, form.get("Digits"))
     return _twiml(answer)
 
 
 @router.post("/twilio/voice/status", status_code=204)
-async def call_status(form: TwilioForm, calls: Handler) -> Response:
+async def call_status(request: Request, form: TwilioForm) -> Response:
     """Call status callback: the call was answered, completed, failed..."""
     duration = form.get("CallDuration", "")
-    await calls.status(
+    await _calls(request).status(
         _required(form, "CallSid"),
         _required(form, "CallStatus"),
         int(duration) if duration.isdigit() else None,
