@@ -3,7 +3,7 @@
 Every webhook path parses its form (``await request.form()``) and answers a constant TwiML
 document with the line's content type; the status callback answers 204. Served exactly as
 ``ivr serve --workers 1`` serves the line (uvicorn's default loop and HTTP parser, log level
-``info``, no proxy headers)::
+``info`` without the access log, no proxy headers)::
 
     .venv/bin/python scripts/bare_app.py --port 8001
 """
@@ -52,7 +52,14 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 if __name__ == "__main__":

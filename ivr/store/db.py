@@ -77,11 +77,14 @@ def open_engine(database_url: str, *, busy_timeout_ms: int = 5000, pool_size: in
         engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
         configure_sqlite(engine, busy_timeout_ms)
         return engine
+    # No pre-ping: it would cost a round trip per unit of work. A connection the server
+    # dropped fails its first statement, SQLAlchemy then empties the pool, and the next
+    # unit of work connects afresh.
     return create_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         pool_timeout=10,
         connect_args={"connect_timeout": 3},
     )
@@ -108,7 +111,14 @@ class Database:
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
             pool_size=POSTGRES_THREADS,
         )
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Serving SQLite, the process's one connection stays checked out: taking it from the
+        # pool and giving it back would cost more than a webhook's queries.
+        self._held: Connection | None = (
+            self.engine.connect() if serving and self.sqlite else None
+        )
+        self.sessions = sessionmaker(
+            self._held or self.engine, expire_on_commit=False, autoflush=False
+        )
         self._threads = (
             None
             if self.sqlite
@@ -123,8 +133,15 @@ class Database:
     def core_transaction(self, work: Callable[[Connection], _T]) -> _T:
         """The same on a bare connection: for the webhooks' few Core statements, where an
         ORM session would cost more than the queries."""
-        with self.engine.begin() as connection:
-            return work(connection)
+        if self._held is None:
+            with self.engine.begin() as connection:
+                return work(connection)
+        if self._held.invalidated:
+            self._held.close()
+            self._held = self.engine.connect()
+            self.sessions.configure(bind=self._held)
+        with self._held.begin():
+            return work(self._held)
 
     async def run(self, work: Callable[[Session], _T], within: float = 10.0) -> _T:
         """Run ``work`` in one transaction without holding up the event loop for I/O."""
@@ -151,6 +168,8 @@ class Database:
             pause = min(pause * 2, LOCK_RETRY_LONGEST)
 
     def dispose(self) -> None:
+        if self._held is not None:
+            self._held.close()
         if self._threads is not None:
             self._threads.shutdown(wait=True)
         self.engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Annotated
 
@@ -17,8 +18,27 @@ FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 def public_url(base_url: str, request: Request) -> str:
     """The URL the provider called, rebuilt from ``IVR_PUBLIC_BASE_URL`` and never from
     request headers (``Host``, ``X-Forwarded-*``) that anyone can set."""
-    query = request.url.query
-    return f"{base_url}{request.url.path}" + (f"?{query}" if query else "")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{base_url}{request.scope['path']}" + (f"?{query}" if query else "")
+
+
+class _Fields(dict[str, list[str]]):
+    """Form fields with every value of each, read by twilio's signature code through
+    ``getall`` (its first choice, so it needs no fallbacks per field)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+def signature_matches(
+    validator: RequestValidator, url: str, fields: _Fields, signature: str
+) -> bool:
+    """Twilio signs the URL it called; behind some proxies it is signed with the default
+    port written out (``:443``) or left out, so ``validate`` tries both. The URL as
+    configured is almost always the one: try it alone first."""
+    if hmac.compare_digest(validator.compute_signature(url, fields), signature):
+        return True
+    return bool(validator.validate(url, fields, signature))
 
 
 async def signed_form(request: Request) -> dict[str, str]:
@@ -27,19 +47,18 @@ async def signed_form(request: Request) -> dict[str, str]:
     if content_type != FORM_CONTENT_TYPE:
         raise HTTPException(status_code=415, detail=f"expected {FORM_CONTENT_TYPE}")
     form = await request.form()
-    fields: dict[str, str] = {}
+    fields = _Fields()
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
             raise HTTPException(status_code=415, detail="file uploads are not accepted")
-        fields[name] = value
+        fields.setdefault(name, []).append(value)
     validator: RequestValidator = request.app.state.validator
     url = public_url(request.app.state.settings.public_base_url, request)
     signature = request.headers.get("x-twilio-signature", "")
-    # The form itself, not ``fields``: a repeated field is signed with all its values.
-    if not signature or not validator.validate(url, form, signature):
+    if not signature or not signature_matches(validator, url, fields, signature):
         log.warning("refused webhook with a bad signature", extra={"path": request.url.path})
         raise HTTPException(status_code=403, detail="invalid signature")
-    return fields
+    return {name: values[-1] for name, values in fields.items()}
 
 
 TwilioForm = Annotated[dict[str, str], Depends(signed_form)]
