@@ -113,9 +113,7 @@ class Database:
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
         # pool and giving it back would cost more than a webhook's queries.
-        self._held: Connection | None = (
-            self.engine.connect() if serving and self.sqlite else None
-        )
+        self._held: Connection | None = self.engine.connect() if serving and self.sqlite else None
         self.sessions = sessionmaker(
             self._held or self.engine, expire_on_commit=False, autoflush=False
         )

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
-from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of
+from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
 
 BATCH = 500
 _T = TypeVar("_T")
@@ -137,15 +137,23 @@ def import_roster(
     """Upsert ``roster``: pupils by ``pupil_id``, guardians by phone (else email), and each
     pupil's guardians set to exactly those in the file. Pupils not in the file are left as
     they are. Writes only what changed; the caller commits (or not, for a dry run).
-    ``progress`` is called with the number of pupils handled so far."""
+    ``progress`` is called with the number of pupils handled so far.
+
+    What the organisation already has is read once, in a few whole-table queries, and the
+    file compared with it in memory: per-batch lookups inside one long transaction would
+    be planned on statistics that know nothing of the rows this import has added.
+    """
     summary = ImportSummary(rows=roster.rows)
+    connection = session.connection()
     school_ids = _schools(session, organisation_id, roster, summary)
-    guardian_ids = _guardians(session, organisation_id, roster, summary)
-    _check_numbers(session, organisation_id, roster.pupils, key)
+    stored = _stored_pupils(connection, organisation_id)
+    _check_numbers(stored, roster.pupils, key)
+    guardian_ids = _guardians(connection, organisation_id, roster, summary)
+    links = _stored_links(connection, organisation_id)
     done = 0
     for batch in _batches(roster.pupils):
-        pupil_ids = _pupils(session, organisation_id, batch, school_ids, key, summary)
-        _links(session, batch, pupil_ids, guardian_ids, summary)
+        pupil_ids = _pupils(connection, organisation_id, batch, stored, school_ids, key, summary)
+        _links(connection, batch, pupil_ids, guardian_ids, links, summary)
         done += len(batch)
         progress(done)
     return summary
@@ -167,42 +175,44 @@ def _schools(
     return ids
 
 
-def _guardians(
-    session: Session, organisation_id: int, roster: Roster, summary: ImportSummary
-) -> dict[str, int]:
-    wanted = roster.guardians
-    ids: dict[str, int] = {}
-    for batch in _batches(sorted(wanted)):
-        existing = session.execute(
-            select(Guardian).where(
-                Guardian.organisation_id == organisation_id, Guardian.contact_key.in_(batch)
-            )
+_PUPIL_FIELDS = (
+    "school_id",
+    "personal_number_hash",
+    "birth_date",
+    "first_name",
+    "last_name",
+    "group_name",
+    "phone",
+    "email",
+)
+_GUARDIAN_FIELDS = ("name", "phone", "email", "language")
+
+
+def _stored_pupils(connection: Connection, organisation_id: int) -> dict[str, tuple[Any, ...]]:
+    """``external_id`` -> ``(id, *_PUPIL_FIELDS)`` of every stored pupil."""
+    columns = [_pupil_table.c[name] for name in _PUPIL_FIELDS]
+    rows = connection.execute(
+        select(_pupil_table.c.external_id, _pupil_table.c.id, *columns).where(
+            _pupil_table.c.organisation_id == organisation_id
         )
-        changed: list[dict[str, Any]] = []
-        for guardian in existing.scalars():
-            ids[guardian.contact_key] = guardian.id
-            values = _guardian_values(wanted[guardian.contact_key])
-            if any(getattr(guardian, name) != value for name, value in values.items()):
-                changed.append({"id": guardian.id, **values})
-        if changed:
-            session.execute(update(Guardian), changed)
-            summary.guardians_updated += len(changed)
-        new = [
-            {
-                "organisation_id": organisation_id,
-                "contact_key": contact_key,
-                **_guardian_values(wanted[contact_key]),
-            }
-            for contact_key in batch
-            if contact_key not in ids
-        ]
-        if new:
-            result = session.execute(
-                insert(Guardian).returning(Guardian.contact_key, Guardian.id), new
-            )
-            ids.update(dict(result.all()))
-            summary.guardians_added += len(new)
-    return ids
+    )
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
+def _check_numbers(
+    stored: dict[str, tuple[Any, ...]], pupils: Sequence[PupilRecord], key: bytes
+) -> None:
+    """A personal number already stored for another pupil_id is refused, not overwritten."""
+    hash_index = 1 + _PUPIL_FIELDS.index("personal_number_hash")
+    holder = {values[hash_index]: external_id for external_id, values in stored.items()}
+    errors = [
+        RowError(pupil.line, f"personal_number is already stored for pupil_id {owner}")
+        for pupil in pupils
+        if (owner := holder.get(pupil.personal_number.keyed_hash(key), pupil.pupil_id))
+        != pupil.pupil_id
+    ]
+    if errors:
+        raise RosterConflict(errors)
 
 
 def _guardian_values(contact: GuardianContact) -> dict[str, Any]:
@@ -214,30 +224,59 @@ def _guardian_values(contact: GuardianContact) -> dict[str, Any]:
     }
 
 
-def _check_numbers(
-    session: Session, organisation_id: int, pupils: Sequence[PupilRecord], key: bytes
-) -> None:
-    """A personal number already stored for another pupil_id is refused, not overwritten."""
-    errors: list[RowError] = []
-    for batch in _batches(pupils):
-        by_hash = {pupil.personal_number.keyed_hash(key): pupil for pupil in batch}
-        rows = session.execute(
-            select(Pupil.personal_number_hash, Pupil.external_id).where(
-                Pupil.organisation_id == organisation_id,
-                Pupil.personal_number_hash.in_(by_hash),
-            )
+def _guardians(
+    connection: Connection, organisation_id: int, roster: Roster, summary: ImportSummary
+) -> dict[str, int]:
+    wanted = roster.guardians
+    rows = connection.execute(
+        select(
+            _guardian_table.c.contact_key,
+            _guardian_table.c.id,
+            *[_guardian_table.c[name] for name in _GUARDIAN_FIELDS],
+        ).where(_guardian_table.c.organisation_id == organisation_id)
+    )
+    ids: dict[str, int] = {}
+    changed: list[dict[str, Any]] = []
+    for contact_key, guardian_id, *stored in rows:
+        ids[contact_key] = guardian_id
+        if contact_key in wanted:
+            values = _guardian_values(wanted[contact_key])
+            if list(values.values()) != stored:
+                changed.append({"b_id": guardian_id, **values})
+    for batch in _batches(changed):
+        connection.execute(_UPDATE_GUARDIAN, list(batch))
+    summary.guardians_updated += len(changed)
+    new = [
+        {
+            "organisation_id": organisation_id,
+            "contact_key": contact_key,
+            **_guardian_values(contact),
+        }
+        for contact_key, contact in sorted(wanted.items())
+        if contact_key not in ids
+    ]
+    for batch in _batches(new):
+        result = connection.execute(
+            insert(_guardian_table).returning(
+                _guardian_table.c.contact_key, _guardian_table.c.id, sort_by_parameter_order=True
+            ),
+            list(batch),
         )
-        for number_hash, external_id in rows:
-            pupil = by_hash[number_hash]
-            if external_id != pupil.pupil_id:
-                errors.append(
-                    RowError(
-                        pupil.line,
-                        f"personal_number is already stored for pupil_id {external_id}",
-                    )
-                )
-    if errors:
-        raise RosterConflict(errors)
+        ids.update(dict(result.all()))
+    summary.guardians_added += len(new)
+    return ids
+
+
+_UPDATE_GUARDIAN = (
+    update(_guardian_table)
+    .where(_guardian_table.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in _GUARDIAN_FIELDS})
+)
+_UPDATE_PUPIL = (
+    update(_pupil_table)
+    .where(_pupil_table.c.id == bindparam("b_id"))
+    .values({name: bindparam(name) for name in (*_PUPIL_FIELDS, "updated_at")})
+)
 
 
 def _pupil_values(pupil: PupilRecord, school_ids: dict[str, int], key: bytes) -> dict[str, Any]:
@@ -254,71 +293,87 @@ def _pupil_values(pupil: PupilRecord, school_ids: dict[str, int], key: bytes) ->
 
 
 def _pupils(
-    session: Session,
+    connection: Connection,
     organisation_id: int,
     batch: Sequence[PupilRecord],
+    stored: dict[str, tuple[Any, ...]],
     school_ids: dict[str, int],
     key: bytes,
     summary: ImportSummary,
 ) -> dict[str, int]:
-    wanted = {pupil.pupil_id: _pupil_values(pupil, school_ids, key) for pupil in batch}
-    existing = session.execute(
-        select(Pupil).where(Pupil.organisation_id == organisation_id, Pupil.external_id.in_(wanted))
-    )
     ids: dict[str, int] = {}
     changed: list[dict[str, Any]] = []
-    for pupil in existing.scalars():
-        ids[pupil.external_id] = pupil.id
-        values = wanted[pupil.external_id]
-        if any(getattr(pupil, name) != value for name, value in values.items()):
-            changed.append({"id": pupil.id, **values})
+    new: list[dict[str, Any]] = []
+    now = utc_now()
+    for pupil in batch:
+        values = _pupil_values(pupil, school_ids, key)
+        known = stored.get(pupil.pupil_id)
+        if known is None:
+            new.append(
+                {"organisation_id": organisation_id, "external_id": pupil.pupil_id, **values}
+            )
+            continue
+        ids[pupil.pupil_id] = known[0]
+        if tuple(values.values()) != known[1:]:
+            changed.append({"b_id": known[0], **values, "updated_at": now})
         else:
             summary.pupils_unchanged += 1
     if changed:
-        session.execute(update(Pupil), changed)
+        connection.execute(_UPDATE_PUPIL, changed)
         summary.pupils_updated += len(changed)
-    new = [
-        {"organisation_id": organisation_id, "external_id": pupil_id, **values}
-        for pupil_id, values in wanted.items()
-        if pupil_id not in ids
-    ]
     if new:
-        result = session.execute(insert(Pupil).returning(Pupil.external_id, Pupil.id), new)
+        result = connection.execute(
+            insert(_pupil_table).returning(
+                _pupil_table.c.external_id, _pupil_table.c.id, sort_by_parameter_order=True
+            ),
+            new,
+        )
         ids.update(dict(result.all()))
         summary.pupils_added += len(new)
     return ids
 
 
+def _stored_links(connection: Connection, organisation_id: int) -> set[tuple[int, int]]:
+    rows = connection.execute(
+        select(_link_table.c.pupil_id, _link_table.c.guardian_id)
+        .join(_pupil_table, _pupil_table.c.id == _link_table.c.pupil_id)
+        .where(_pupil_table.c.organisation_id == organisation_id)
+    )
+    return {(pupil_id, guardian_id) for pupil_id, guardian_id in rows}
+
+
+_DELETE_LINK = delete(_link_table).where(
+    _link_table.c.pupil_id == bindparam("b_pupil"),
+    _link_table.c.guardian_id == bindparam("b_guardian"),
+)
+
+
 def _links(
-    session: Session,
+    connection: Connection,
     batch: Sequence[PupilRecord],
     pupil_ids: dict[str, int],
     guardian_ids: dict[str, int],
+    stored: set[tuple[int, int]],
     summary: ImportSummary,
 ) -> None:
+    in_batch = {pupil_ids[pupil.pupil_id] for pupil in batch}
     wanted = {
         (pupil_ids[pupil.pupil_id], guardian_ids[guardian.contact_key])
         for pupil in batch
         for guardian in pupil.guardians
     }
-    rows = session.execute(
-        select(PupilGuardian.pupil_id, PupilGuardian.guardian_id).where(
-            PupilGuardian.pupil_id.in_(pupil_ids.values())
-        )
-    )
-    existing = set(rows)
-    removed = existing - wanted
-    added = wanted - existing
+    existing = {link for link in stored if link[0] in in_batch}
+    removed = sorted(existing - wanted)
+    added = sorted(wanted - existing)
     if removed:
-        session.execute(
-            delete(PupilGuardian).where(
-                tuple_(PupilGuardian.pupil_id, PupilGuardian.guardian_id).in_(sorted(removed))
-            )
+        connection.execute(
+            _DELETE_LINK,
+            [{"b_pupil": pupil, "b_guardian": guardian} for pupil, guardian in removed],
         )
         summary.links_removed += len(removed)
     if added:
-        session.execute(
-            insert(PupilGuardian),
-            [{"pupil_id": pupil, "guardian_id": guardian} for pupil, guardian in sorted(added)],
+        connection.execute(
+            insert(_link_table),
+            [{"pupil_id": pupil, "guardian_id": guardian} for pupil, guardian in added],
         )
         summary.links_added += len(added)
