@@ -1,9 +1,62 @@
-"""Logging for the server and the worker."""
+"""Logs: one JSON object per line, with the call id, step and outcome as fields.
+
+A filter masks anything shaped like a personal number before a record is written, in the
+message and in every string field: the code never logs one on purpose, and this makes sure
+that a mistake (or a library's own message) cannot either.
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+from ivr.personal_number import mask_personal_numbers
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class MaskPersonalNumbers(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        if isinstance(record.msg, str):
+            record.msg = mask_personal_numbers(record.msg)
+        for name, value in list(record.__dict__.items()):
+            if name not in _STANDARD and isinstance(value, str):
+                setattr(record, name, mask_personal_numbers(value))
+        return True
+
+
+def json_formatter() -> logging.Formatter:
+    return JsonFormatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
+
+
+def configure_logging(level: int = logging.INFO, json: bool = True) -> None:
+    """Root logging for the server and the worker; uvicorn's own loggers go the same way."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        json_formatter()
+        if json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    handler.addFilter(MaskPersonalNumbers())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """Leave uvicorn's loggers to ``configure_logging`` (it would install its own)."""
+    return {"version": 1, "disable_existing_loggers": False}

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     gather_timeout_seconds: int = Field(default=5, ge=1, le=30)
     max_failures: int = Field(default=3, ge=1, le=10)
     max_unknown_pupils_per_call: int = Field(default=3, ge=1, le=20)
+    max_unknown_pupils_per_caller: int = Field(default=10, ge=1)
+    unknown_pupils_window_minutes: int = Field(default=60, ge=1)
+    webhook_deadline_seconds: float = Field(default=2.5, gt=0, le=10)
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    call_retention_days: int = Field(default=30, ge=1)
+    absence_retention_days: int = Field(default=400, ge=1)
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("public_base_url")
     @classmethod

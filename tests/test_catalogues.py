@@ -24,7 +24,7 @@ GSM_7 = set(
 
 def _everything_the_flow_says() -> list[Say]:
     said: list[Say] = [*welcome().say]
-    for reason in ("hidden_number", "unknown_line", "unavailable"):
+    for reason in ("hidden_number", "unknown_line", "unavailable", "too_many_attempts"):
         said.extend(refuse(reason).say)
     for state, keys in product(AT.values(), INPUTS.values()):
         said.extend(step(state, keys, CONTEXT).say)

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
@@ -18,10 +18,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.i18n import available_languages
-from ivr.logs import configure_logging
+from ivr.jobs import side_jobs
+from ivr.logs import configure_logging, uvicorn_log_config
 from ivr.phone import InvalidPhoneNumber, for_display, normalise
 from ivr.roster.csv_file import Roster, RosterInvalid, read_roster
 from ivr.roster.demo import (
@@ -35,6 +37,7 @@ from ivr.roster.demo import (
 from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.absences import list_absences
+from ivr.store.calls import CallerActivity, refusals_by_reason, suspicious_callers
 from ivr.store.db import Database
 from ivr.store.lines import (
     ensure_organisation,
@@ -43,7 +46,7 @@ from ivr.store.lines import (
     list_organisations,
     set_number,
 )
-from ivr.store.models import Organisation
+from ivr.store.models import Organisation, School
 from ivr.store.outbox import STATUSES, list_messages, requeue
 from ivr.store.roster import ImportSummary, RosterConflict, import_roster
 
@@ -100,8 +103,8 @@ class _DryRun(Exception):
 def worker() -> None:
     """Send confirmations: the dispatcher alone, for deployments with several processes.
     Stops cleanly on SIGTERM or Ctrl-C: sends in progress finish, the rest is handed back."""
-    configure_logging()
     settings = get_settings()
+    configure_logging(json=settings.log_format == "json")
     migrate.upgrade(settings.database_url)
     asyncio.run(_run_worker(settings))
 
@@ -112,7 +115,7 @@ async def _run_worker(settings: Settings) -> None:
 
     database = Database(settings.database_url, serving=True)
     gateways = build_gateways(settings)
-    dispatcher = Dispatcher(database, gateways, settings)
+    dispatcher = Dispatcher(database, gateways, settings, jobs=side_jobs(database, settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -139,8 +142,8 @@ def serve(
     """Upgrade the database to the latest migration, then answer calls."""
     import uvicorn
 
-    configure_logging()
     settings = get_settings()
+    configure_logging(json=settings.log_format == "json")
     if settings.env == "development" and "public_base_url" not in settings.model_fields_set:
         # Signatures are checked against the public URL; in development that is this server.
         os.environ["IVR_PUBLIC_BASE_URL"] = f"http://{host}:{port}"
@@ -158,6 +161,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=uvicorn_log_config(),
         # Webhooks are logged by the line itself, without their personal data; uvicorn's
         # access log would add a line per request, with query strings (staff tokens).
         access_log=False,
@@ -589,3 +593,99 @@ def outbox_retry(
 from ivr.cli.staff import staff_app  # noqa: E402
 
 app.add_typer(staff_app, name="staff")
+
+
+# --- security ------------------------------------------------------------------------------
+
+security_app = typer.Typer(help="Attempts to misuse the line.", no_args_is_help=True)
+app.add_typer(security_app, name="security")
+
+
+@security_app.command("report")
+def security_report(
+    hours: Annotated[int, typer.Option(min=1, help="How far back to look.")] = 24,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+) -> None:
+    """Callers who keyed personal numbers that are in no roster (someone trying numbers to
+    learn which children exist), and calls refused, by reason."""
+    since = datetime.now(UTC) - timedelta(hours=hours)
+
+    def work(session: Session, _settings: Settings) -> tuple[list[CallerActivity], dict[str, int]]:
+        connection = session.connection()
+        return suspicious_callers(connection, since), refusals_by_reason(connection, since)
+
+    callers, refusals = _with_session(work)
+    if as_json:
+        report = {
+            "since": since.isoformat(),
+            "refused_calls": refusals,
+            "callers": [
+                {
+                    "caller": activity.caller,
+                    "calls": activity.calls,
+                    "unknown_personal_numbers": activity.unknown_pupils,
+                    "refused_calls": activity.refused,
+                    "last_call": activity.last_call.isoformat(),
+                }
+                for activity in callers
+            ],
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    console.print(
+        f"Since {since:%Y-%m-%d %H:%M} UTC. Refused calls: "
+        + (", ".join(f"{reason} {count}" for reason, count in sorted(refusals.items())) or "none")
+    )
+    table = Table("caller", "calls", "unknown personal numbers", "refused", "last call (UTC)")
+    for activity in callers:
+        table.add_row(
+            activity.caller,
+            str(activity.calls),
+            str(activity.unknown_pupils),
+            str(activity.refused),
+            f"{activity.last_call:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)
+
+
+# --- schools -------------------------------------------------------------------------------
+
+school_app = typer.Typer(help="Schools.", no_args_is_help=True)
+app.add_typer(school_app, name="school")
+
+
+@school_app.command("retention")
+def school_retention(
+    school: str,
+    days: Annotated[
+        int | None, typer.Argument(min=1, help="Days to keep an absence after it ends.")
+    ] = None,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation (needed if there are several).")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Back to IVR_ABSENCE_RETENTION_DAYS.")
+    ] = False,
+) -> None:
+    """How long a school keeps reported absences after they end (shown when no DAYS)."""
+
+    def work(session: Session, settings: Settings) -> int | None:
+        organisation = _organisation_for_import(session, org)
+        found = session.scalar(
+            select(School).where(School.organisation_id == organisation.id, School.name == school)
+        )
+        if found is None:
+            raise _fail(f"no school {school!r} in {organisation.name}")
+        if default:
+            found.absence_retention_days = None
+        elif days is not None:
+            found.absence_retention_days = days
+        return found.absence_retention_days
+
+    kept = _with_session(work)
+    default_days = get_settings().absence_retention_days
+    console.print(
+        f"{school} keeps absences {kept if kept is not None else default_days} days after they end"
+        + ("" if kept is not None else " (the line's default, IVR_ABSENCE_RETENTION_DAYS)")
+        + "."
+    )

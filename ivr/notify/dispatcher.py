@@ -19,14 +19,13 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
-from ivr.feed.digest import DigestSchedule
 from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.phone import mask
 from ivr.settings import Settings
@@ -53,6 +52,12 @@ _NO_LIMIT = contextlib.nullcontext()
 
 def dispatcher_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Job(Protocol):
+    """Side work a dispatcher's loop ticks now and then (daily digests, retention)."""
+
+    async def tick(self, now: datetime) -> int: ...
 
 
 class _Outcomes:
@@ -98,8 +103,10 @@ class Dispatcher:
         settings: Settings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         name: str | None = None,
+        jobs: Sequence[Job] = (),
     ) -> None:
         self.database = database
+        self.jobs = jobs
         self.gateways = gateways
         self.settings = settings
         self.clock = clock
@@ -125,9 +132,9 @@ class Dispatcher:
         """Send until ``stop`` is set; then finish what is started and hand back the rest."""
         for line in self.describe():
             log.info("confirmations: %s", line)
-        digests = DigestSchedule(self.database, self.settings)
         while not stop.is_set():
-            await digests.tick(self.clock())
+            for job in self.jobs:
+                await job.tick(self.clock())
             handled = await self.dispatch_once(stop)
             if handled == 0:
                 await self._nap(stop)

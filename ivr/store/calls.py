@@ -7,9 +7,9 @@ identity map, no statement building or cache-key computing per request.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ivr.store.models import Call, table_of
@@ -49,8 +49,13 @@ _ADVANCE = (
         state=bindparam("new_state"),
         prompt_no=bindparam("next_prompt"),
         last_twiml=bindparam("twiml"),
+        unknown_pupils=bindparam("unknown"),
         updated_at=bindparam("now"),
     )
+)
+
+_UNKNOWN_FROM = select(func.coalesce(func.sum(_calls.c.unknown_pupils), 0)).where(
+    _calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since")
 )
 
 _STATUS = (
@@ -82,6 +87,7 @@ def add_call(
     twiml: str,
     status: str,
     now: datetime,
+    refused_reason: str | None = None,
 ) -> None:
     """The call's first row, at prompt 1. A second copy of the same webhook fails here on
     the unique ``call_sid``."""
@@ -97,6 +103,7 @@ def add_call(
             "prompt_no": 1,
             "last_twiml": twiml,
             "status": status,
+            "refused_reason": refused_reason,
             "started_at": now,
             "updated_at": now,
         },
@@ -110,6 +117,7 @@ def advance_call(
     state: str,
     twiml: str,
     now: datetime,
+    unknown_pupils: int = 0,
 ) -> bool:
     """Save the call's next state if nobody else answered ``answered_prompt`` first.
 
@@ -124,10 +132,16 @@ def advance_call(
             "next_prompt": answered_prompt + 1,
             "new_state": state,
             "twiml": twiml,
+            "unknown": unknown_pupils,
             "now": now,
         },
     )
     return bool(result.rowcount)
+
+
+def unknown_pupils_from(connection: Connection, caller: str, since: datetime) -> int:
+    """Unknown personal numbers keyed from ``caller``'s number in calls since ``since``."""
+    return int(connection.execute(_UNKNOWN_FROM, {"caller": caller, "since": since}).scalar_one())
 
 
 def record_status(
@@ -149,3 +163,52 @@ def record_status(
         },
     )
     return bool(result.rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerActivity:
+    caller: str
+    calls: int
+    unknown_pupils: int
+    refused: int
+    last_call: datetime
+
+
+def suspicious_callers(connection: Connection, since: datetime) -> list[CallerActivity]:
+    """Callers who keyed personal numbers no roster has, or were refused, since ``since``;
+    most unknown numbers first."""
+    refused = func.sum(case((_calls.c.refused_reason.is_not(None), 1), else_=0))
+    unknown = func.sum(_calls.c.unknown_pupils)
+    rows = connection.execute(
+        select(
+            _calls.c.caller,
+            func.count(),
+            unknown,
+            refused,
+            func.max(_calls.c.started_at),
+        )
+        .where(_calls.c.started_at >= since)
+        .group_by(_calls.c.caller)
+        .having(or_(unknown > 0, refused > 0))
+        .order_by(unknown.desc(), refused.desc())
+    )
+    return [
+        CallerActivity(caller, calls, int(unknown_count), int(refused_count), _aware(last))
+        for caller, calls, unknown_count, refused_count, last in rows
+    ]
+
+
+def refusals_by_reason(connection: Connection, since: datetime) -> dict[str, int]:
+    rows = connection.execute(
+        select(_calls.c.refused_reason, func.count())
+        .where(_calls.c.started_at >= since, _calls.c.refused_reason.is_not(None))
+        .group_by(_calls.c.refused_reason)
+    )
+    return dict(rows.all())
+
+
+def _aware(moment: datetime) -> datetime:
+    """``max()`` of a stored moment comes back as SQLite's text or a naive value."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

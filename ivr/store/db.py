@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 _T = TypeVar("_T")
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 POSTGRES_THREADS = 16
+SERVING_STATEMENT_TIMEOUT_MS = 2500
 LOCK_RETRY_FIRST = 0.002
 LOCK_RETRY_LONGEST = 0.05
 
@@ -71,7 +72,13 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def open_engine(database_url: str, *, busy_timeout_ms: int = 5000, pool_size: int = 10) -> Engine:
+def open_engine(
+    database_url: str,
+    *,
+    busy_timeout_ms: int = 5000,
+    pool_size: int = 10,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     url = sync_url(database_url)
     if is_sqlite(url):
         engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
@@ -86,7 +93,14 @@ def open_engine(database_url: str, *, busy_timeout_ms: int = 5000, pool_size: in
         max_overflow=0,
         pool_recycle=1800,
         pool_timeout=10,
-        connect_args={"connect_timeout": 3},
+        connect_args={
+            "connect_timeout": 2,
+            **(
+                {"options": f"-c statement_timeout={statement_timeout_ms}"}
+                if statement_timeout_ms
+                else {}
+            ),
+        },
     )
 
 
@@ -110,6 +124,8 @@ class Database:
             database_url,
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
             pool_size=POSTGRES_THREADS,
+            # A caller waits for every query: none may run longer than a webhook's deadline.
+            statement_timeout_ms=SERVING_STATEMENT_TIMEOUT_MS if serving else None,
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
         # pool and giving it back would cost more than a webhook's queries.

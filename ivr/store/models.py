@@ -94,6 +94,8 @@ class School(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # Days the school keeps a reported absence after it ends (None: the line's setting).
+    absence_retention_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Pupil(Base):
@@ -156,6 +158,7 @@ class Call(Base):
     a repeat and gets ``last_twiml`` again."""
 
     __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_caller_started_at", "caller", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -169,6 +172,10 @@ class Call(Base):
     prompt_no: Mapped[int] = mapped_column(Integer, default=0)
     last_twiml: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32), default="in-progress")
+    # Valid personal numbers keyed in this call that are in no roster: counted per caller
+    # to stop anyone from finding out which children exist by trying numbers.
+    unknown_pupils: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    refused_reason: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

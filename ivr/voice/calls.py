@@ -13,13 +13,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from ivr import metrics
 from ivr.absence import ReportingRules
 from ivr.dtmf import PersonalNumberKeys, Silence, read_keys
 from ivr.flows import (
@@ -38,7 +39,13 @@ from ivr.i18n.lookup import Catalogues
 from ivr.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.reports import record_report
 from ivr.settings import Settings
-from ivr.store.calls import add_call, advance_call, find_call, record_status
+from ivr.store.calls import (
+    add_call,
+    advance_call,
+    find_call,
+    record_status,
+    unknown_pupils_from,
+)
 from ivr.store.db import Database
 from ivr.store.lines import Line, find_line, organisation_timezone
 from ivr.store.roster import find_pupil_id
@@ -52,8 +59,13 @@ ORGANISATION_CACHE_SECONDS = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """The TwiML to answer with, and for logs and metrics: the step the call was at and
+    how the webhook went (``ok``, ``repeat``, ``refused``, ``unavailable``)."""
+
     twiml: str
     absence_reference: str | None = None
+    step: str = ""
+    outcome: str = "ok"
 
 
 class _AlreadyAnswered(Exception):
@@ -97,7 +109,8 @@ class CallHandler:
     async def incoming(self, call_sid: str, caller: str, called: str) -> Answer:
         try:
             return await self.database.run_core(
-                lambda connection: self._incoming(connection, call_sid, caller, called)
+                lambda connection: self._incoming(connection, call_sid, caller, called),
+                within=self.settings.webhook_deadline_seconds,
             )
         except IntegrityError:
             return await self._repeat(call_sid)
@@ -105,10 +118,12 @@ class CallHandler:
     def _incoming(self, connection: Connection, call_sid: str, caller: str, called: str) -> Answer:
         existing = find_call(connection, call_sid)
         if existing is not None:
-            return Answer(existing.last_twiml)
+            return Answer(existing.last_twiml, step="incoming", outcome="repeat")
+        now = self.clock()
         line = find_line(connection, _as_e164(called))
         language = line.language if line else self.settings.language
-        turn = self._first_turn(line, caller)
+        refused = self._refusal(connection, line, caller, now)
+        turn = refuse(refused) if refused else welcome()
         twiml = self._render(turn, language, 1)
         add_call(
             connection,
@@ -119,32 +134,50 @@ class CallHandler:
             language=language,
             state=turn.state.to_json(),
             twiml=twiml,
-            status="ended" if turn.hang_up else "in-progress",
-            now=self.clock(),
+            status="refused" if refused else "in-progress",
+            now=now,
+            refused_reason=refused,
         )
+        if refused:
+            metrics.REFUSED_CALLS.labels(refused).inc()
         log.info(
-            "call started",
-            extra={"call_sid": call_sid, "caller": mask(caller), "step": turn.state.step},
+            "call refused" if refused else "call started",
+            extra={"call_sid": call_sid, "caller": mask(caller), "reason": refused},
         )
-        return Answer(twiml)
+        return Answer(twiml, step="incoming", outcome="refused" if refused else "ok")
 
-    def _first_turn(self, line: Line | None, caller: str) -> Turn:
+    def _refusal(
+        self, connection: Connection, line: Line | None, caller: str, now: datetime
+    ) -> str | None:
+        """Why the call is refused before its first prompt, if it is."""
         if line is None:
-            return refuse("unknown_line")
-        if is_withheld(caller) and not self.settings.allow_hidden_caller_id:
-            return refuse("hidden_number")
-        return welcome()
+            return "unknown_line"
+        if is_withheld(caller):
+            if not self.settings.allow_hidden_caller_id:
+                return "hidden_number"
+            return None
+        since = now - timedelta(minutes=self.settings.unknown_pupils_window_minutes)
+        tried = unknown_pupils_from(connection, caller, since)
+        if tried >= self.settings.max_unknown_pupils_per_caller:
+            return "too_many_attempts"
+        return None
+
+    def unavailable(self) -> Answer:
+        """The apology when the line cannot take the call now; needs no database."""
+        return Answer(self._lost_call(), outcome="unavailable")
 
     # --- the caller keyed something (or nothing) ------------------------------------------
 
     async def answer(self, call_sid: str, prompt_no: int, digits: str | None) -> Answer:
         try:
             answer = await self.database.run_core(
-                lambda connection: self._answer(connection, call_sid, prompt_no, digits)
+                lambda connection: self._answer(connection, call_sid, prompt_no, digits),
+                within=self.settings.webhook_deadline_seconds,
             )
         except (_AlreadyAnswered, IntegrityError):
             return await self._repeat(call_sid)
         if answer.absence_reference is not None:
+            metrics.ABSENCES.inc()
             self.on_recorded()
         return answer
 
@@ -153,9 +186,9 @@ class CallHandler:
     ) -> Answer:
         call = find_call(connection, call_sid)
         if call is None:
-            return Answer(self._lost_call())
+            return Answer(self._lost_call(), outcome="unknown_call")
         if call.prompt_no != prompt_no:
-            return Answer(call.last_twiml)
+            return Answer(call.last_twiml, outcome="repeat")
         state = CallState.from_json(call.state)
         now = self.clock()
         zone = self._timezone(connection, call.organisation_id)
@@ -166,6 +199,8 @@ class CallHandler:
             max_unknown_pupils=self.settings.max_unknown_pupils_per_call,
         )
         keys = self._read(connection, state, digits, call.organisation_id, context)
+        if isinstance(keys, UnknownPupil):
+            metrics.UNKNOWN_PUPILS.inc()
         turn = step(state, keys, context)
         reference = None
         if turn.record is not None and call.organisation_id is not None:
@@ -182,7 +217,16 @@ class CallHandler:
             )
             reference = absence.reference
         twiml = self._render(turn, call.language, prompt_no + 1)
-        if not advance_call(connection, call.id, prompt_no, turn.state.to_json(), twiml, now):
+        saved = advance_call(
+            connection,
+            call.id,
+            prompt_no,
+            turn.state.to_json(),
+            twiml,
+            now,
+            unknown_pupils=turn.state.unknown_pupils,
+        )
+        if not saved:
             raise _AlreadyAnswered
         log.info(
             "call step",
@@ -194,7 +238,7 @@ class CallHandler:
                 "recorded": reference is not None,
             },
         )
-        return Answer(twiml, reference)
+        return Answer(twiml, reference, step=state.step)
 
     def _timezone(self, connection: Connection, organisation_id: int | None) -> str | None:
         """The organisation's time zone, read at most once a minute: it decides "today"."""
@@ -232,7 +276,12 @@ class CallHandler:
             call = find_call(connection, call_sid)
             return call.last_twiml if call is not None else self._lost_call()
 
-        return Answer(await self.database.run_core(last_answer))
+        return Answer(
+            await self.database.run_core(
+                last_answer, within=self.settings.webhook_deadline_seconds
+            ),
+            outcome="repeat",
+        )
 
     def _lost_call(self) -> str:
         catalogue = self.catalogues(None)
@@ -246,7 +295,8 @@ class CallHandler:
         await self.database.run_core(
             lambda connection: record_status(
                 connection, call_sid, status, duration_seconds, now if ended else None, now
-            )
+            ),
+            within=self.settings.webhook_deadline_seconds,
         )
 
 

@@ -1,17 +1,38 @@
-"""Twilio Voice webhooks."""
+"""Twilio Voice webhooks.
+
+The provider never gets an error page: whatever goes wrong behind a webhook (the database
+down, locked or slow past the deadline, a bug), the caller hears an apology and what to do
+instead, and the call ends cleanly. Only a request that is not a valid webhook at all (no
+signature, no ``CallSid``) gets a 4xx.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import time
+from collections.abc import Awaitable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
+from ivr import metrics
 from ivr.voice.calls import STEP_PATH, Answer, CallHandler
 from ivr.voice.signature import TwilioForm
 
 TWIML = "text/xml; charset=utf-8"
 ABSENCE_HEADER = "X-Absence-Reference"
+FALLBACK_PATH = "/twilio/voice/fallback"
+
+log = logging.getLogger(__name__)
+
+_TWIML_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {}}, "description": "TwiML for the provider."},
+    400: {"description": "Not a webhook of a call: a field such as `CallSid` is missing."},
+    403: {"description": "The `X-Twilio-Signature` does not match."},
+    413: {"description": "The request is larger than any webhook."},
+    415: {"description": "Not `application/x-www-form-urlencoded`."},
+}
 
 router = APIRouter(tags=["twilio"])
 
@@ -33,33 +54,76 @@ def _required(form: dict[str, str], name: str) -> str:
     return value
 
 
-@router.post("/twilio/voice", response_class=Response)
-async def incoming_call(request: Request, form: TwilioForm) -> Response:
-    """The number's "a call comes in" webhook: greet the caller, or refuse the call."""
-    answer = await _calls(request).incoming(
-        _required(form, "CallSid"), form.get("From", "").strip(), _required(form, "To")
-    )
+async def _answer_or_apologise(
+    calls: CallHandler, route: str, call_sid: str, work: Awaitable[Answer]
+) -> Response:
+    started = time.perf_counter()
+    try:
+        answer = await work
+    except Exception as error:
+        log.error(
+            "webhook failed: the caller is asked to call again",
+            extra={"call_sid": call_sid, "route": route, "error": type(error).__name__},
+            exc_info=not isinstance(error, TimeoutError | OSError),
+        )
+        answer = calls.unavailable()
+    metrics.WEBHOOKS.labels(route, answer.step, answer.outcome).inc()
+    metrics.WEBHOOK_SECONDS.labels(route).observe(time.perf_counter() - started)
     return _twiml(answer)
 
 
-@router.post(STEP_PATH, response_class=Response)
+@router.post("/twilio/voice", response_class=Response, responses=_TWIML_RESPONSE)
+async def incoming_call(request: Request, form: TwilioForm) -> Response:
+    """The number's "a call comes in" webhook: greet the caller, or refuse the call."""
+    call_sid = _required(form, "CallSid")
+    calls = _calls(request)
+    work = calls.incoming(call_sid, form.get("From", "").strip(), _required(form, "To"))
+    return await _answer_or_apologise(calls, "incoming", call_sid, work)
+
+
+@router.post(STEP_PATH, response_class=Response, responses=_TWIML_RESPONSE)
 async def keys_entered(
     request: Request,
     form: TwilioForm,
     prompt: Annotated[int, Query(ge=1, le=10_000)],
 ) -> Response:
     """What the caller keyed at prompt number ``prompt`` (no ``Digits``: silence)."""
-    answer = await _calls(request).answer(_required(form, "CallSid"), prompt, form.get("Digits"))
+    call_sid = _required(form, "CallSid")
+    calls = _calls(request)
+    work = calls.answer(call_sid, prompt, form.get("Digits"))
+    return await _answer_or_apologise(calls, "step", call_sid, work)
+
+
+@router.post(FALLBACK_PATH, response_class=Response, responses=_TWIML_RESPONSE)
+async def fallback(request: Request, form: TwilioForm) -> Response:
+    """The number's fallback URL, which the provider calls when the main webhook failed or
+    timed out. Needs nothing but the settings: it works with the database down."""
+    log.warning(
+        "fallback webhook",
+        extra={"call_sid": form.get("CallSid", ""), "error_code": form.get("ErrorCode", "")},
+    )
+    answer = _calls(request).unavailable()
+    metrics.WEBHOOKS.labels("fallback", "", answer.outcome).inc()
     return _twiml(answer)
 
 
-@router.post("/twilio/voice/status", status_code=204)
+@router.post(
+    "/twilio/voice/status",
+    status_code=204,
+    responses={key: value for key, value in _TWIML_RESPONSE.items() if key != 200},
+)
 async def call_status(request: Request, form: TwilioForm) -> Response:
     """Call status callback: the call was answered, completed, failed..."""
+    call_sid = _required(form, "CallSid")
+    status = _required(form, "CallStatus")
     duration = form.get("CallDuration", "")
-    await _calls(request).status(
-        _required(form, "CallSid"),
-        _required(form, "CallStatus"),
-        int(duration) if duration.isdigit() else None,
-    )
+    try:
+        await _calls(request).status(
+            call_sid, status, int(duration) if duration.isdigit() and len(duration) < 9 else None
+        )
+    except Exception as error:  # noqa: BLE001 - a lost status report harms nobody
+        log.error(
+            "call status not recorded",
+            extra={"call_sid": call_sid, "error": type(error).__name__},
+        )
     return Response(status_code=204)

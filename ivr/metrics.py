@@ -1,0 +1,41 @@
+"""Prometheus metrics, served at ``/metrics``.
+
+Counters and histograms are per process (with several server processes, scrape each, or
+sum them in Prometheus); the outbox figures are read from the database at each scrape.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+WEBHOOKS = Counter(
+    "ivr_webhooks_total",
+    "Webhooks answered, by route, the step the call was at, and outcome.",
+    ["route", "step", "outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "ivr_webhook_seconds",
+    "Time to answer a webhook.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+ABSENCES = Counter("ivr_absences_recorded_total", "Absences recorded from calls.")
+REFUSED_CALLS = Counter(
+    "ivr_calls_refused_total",
+    "Calls refused before the first prompt, by reason (hidden number, unknown line, too "
+    "many unknown personal numbers from the caller).",
+    ["reason"],
+)
+UNKNOWN_PUPILS = Counter(
+    "ivr_unknown_personal_numbers_total",
+    "Valid personal numbers keyed that are not in the line's roster (enumeration attempts).",
+)
+BAD_SIGNATURES = Counter(
+    "ivr_bad_signatures_total", "Webhooks refused for a missing or wrong signature.", ["route"]
+)
+CONFIRMATIONS_SENT = Counter(
+    "ivr_confirmations_total",
+    "Outcomes of sending confirmations, by channel and outcome (sent, retry, failed).",
+    ["channel", "outcome"],
+)
+OUTBOX = Gauge("ivr_outbox_messages", "Messages in the outbox, by status.", ["status"])
