@@ -17,6 +17,7 @@ work, a function of a session, in one transaction, from async code:
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +32,6 @@ from sqlalchemy.orm import Session, sessionmaker
 _T = TypeVar("_T")
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 POSTGRES_THREADS = 16
-SERVING_STATEMENT_TIMEOUT_MS = 2500
 LOCK_RETRY_FIRST = 0.002
 LOCK_RETRY_LONGEST = 0.05
 
@@ -104,6 +104,15 @@ def open_engine(
     )
 
 
+class Abandoned(TimeoutError):
+    """Whoever waited for this unit of work has stopped waiting: it is rolled back."""
+
+
+def _still_wanted(abandoned: threading.Event | None) -> None:
+    if abandoned is not None and abandoned.is_set():
+        raise Abandoned("given up waiting: rolled back")
+
+
 class DatabaseBusy(TimeoutError):
     """The database stayed locked by another process until the deadline."""
 
@@ -115,7 +124,9 @@ def _locked(error: OperationalError) -> bool:
 class Database:
     """One database, its engine and sessions, and ``run`` for async callers."""
 
-    def __init__(self, database_url: str, *, serving: bool = False) -> None:
+    def __init__(
+        self, database_url: str, *, serving: bool = False, deadline_seconds: float = 2.5
+    ) -> None:
         self.url = database_url
         self.sqlite = is_sqlite(database_url)
         # Serving from the event loop, SQLite must never make the loop wait for its lock:
@@ -124,8 +135,9 @@ class Database:
             database_url,
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
             pool_size=POSTGRES_THREADS,
-            # A caller waits for every query: none may run longer than a webhook's deadline.
-            statement_timeout_ms=SERVING_STATEMENT_TIMEOUT_MS if serving else None,
+            # A webhook stops waiting at its deadline (``run``); the query it left behind is
+            # stopped soon after, so it cannot hold a connection for long.
+            statement_timeout_ms=int(max(2 * deadline_seconds, 5.0) * 1000) if serving else None,
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
         # pool and giving it back would cost more than a webhook's queries.
@@ -139,17 +151,26 @@ class Database:
             else ThreadPoolExecutor(POSTGRES_THREADS, thread_name_prefix="database")
         )
 
-    def transaction(self, work: Callable[[Session], _T]) -> _T:
-        """Run ``work`` in one transaction, here and now: it commits if ``work`` returns."""
+    def transaction(
+        self, work: Callable[[Session], _T], abandoned: threading.Event | None = None
+    ) -> _T:
+        """Run ``work`` in one transaction, here and now: it commits if ``work`` returns
+        (and nobody has stopped waiting for it in the meantime)."""
         with self.sessions.begin() as session:
-            return work(session)
+            result = work(session)
+            _still_wanted(abandoned)
+            return result
 
-    def core_transaction(self, work: Callable[[Connection], _T]) -> _T:
+    def core_transaction(
+        self, work: Callable[[Connection], _T], abandoned: threading.Event | None = None
+    ) -> _T:
         """The same on a bare connection: for the webhooks' few Core statements, where an
         ORM session would cost more than the queries."""
         if self._held is None:
             with self.engine.begin() as connection:
-                return work(connection)
+                result = work(connection)
+                _still_wanted(abandoned)
+                return result
         if self._held.invalidated:
             self._held.close()
             self._held = self.engine.connect()
@@ -158,16 +179,24 @@ class Database:
             return work(self._held)
 
     async def run(self, work: Callable[[Session], _T], within: float = 10.0) -> _T:
-        """Run ``work`` in one transaction without holding up the event loop for I/O."""
+        """Run ``work`` in one transaction without holding up the event loop for I/O.
+        After ``within`` seconds it raises ``TimeoutError``, and the transaction, if it is
+        still running, is rolled back instead of committed."""
         return await self._run(partial(self.transaction, work), within)
 
     async def run_core(self, work: Callable[[Connection], _T], within: float = 10.0) -> _T:
         return await self._run(partial(self.core_transaction, work), within)
 
-    async def _run(self, transaction: Callable[[], _T], within: float) -> _T:
+    async def _run(self, transaction: Callable[..., _T], within: float) -> _T:
         if self._threads is not None:
+            abandoned = threading.Event()
             loop = asyncio.get_running_loop()
-            return await asyncio.wait_for(loop.run_in_executor(self._threads, transaction), within)
+            running = loop.run_in_executor(self._threads, partial(transaction, abandoned=abandoned))
+            try:
+                return await asyncio.wait_for(running, within)
+            except TimeoutError:
+                abandoned.set()
+                raise
         deadline = time.monotonic() + within
         pause = LOCK_RETRY_FIRST
         while True:

@@ -45,7 +45,9 @@ def create_app(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> FastAPI:
     settings = settings or get_settings()
-    database = Database(settings.database_url, serving=True)
+    database = Database(
+        settings.database_url, serving=True, deadline_seconds=settings.webhook_deadline_seconds
+    )
     calls = CallHandler(
         settings, database, Catalogues(settings.language, settings.catalogue_dir), clock
     )
