@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -24,6 +25,7 @@ from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.db import sync_url
 from ivr.store.models import Base
+from tests import privacy
 from tests.providers import ACCOUNT_SID, Providers
 from tests.roster_data import seed_roster
 
@@ -36,6 +38,25 @@ POSTGRES_ADMIN_URL = os.environ.get(
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 AUTH_TOKEN = "test-auth-token"
 SECRET_KEY = "test-secret-key-of-sufficient-length-123"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(privacy.COLLECTOR)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The privacy check of the whole run: no personal number whole in any log."""
+    found = privacy.leaks()
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("Personal numbers found whole in the logs:", red=True)
+            for line in found[:20]:
+                reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests import privacy
 from tests.conftest import AUTH_TOKEN, SECRET_KEY, free_port
 
 
@@ -27,6 +28,7 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
+        privacy.LOG_FILES.append(log)
         environment = {
             key: value for key, value in os.environ.items() if not key.startswith("IVR_")
         }

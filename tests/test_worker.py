@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests import privacy
 from tests.conftest import AUTH_TOKEN, SECRET_KEY
 from tests.providers import Providers
 from tests.records import outbox, queue_messages
@@ -41,6 +42,7 @@ class Worker:
 
     def __init__(self, environment: dict[str, str], log: Path) -> None:
         self.log = log
+        privacy.LOG_FILES.append(log)
         with log.open("w") as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ivr", "worker"],
