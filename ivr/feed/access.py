@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +34,12 @@ from ivr.store.staff import StaffAccess, find_access
 TOKEN_PREFIX = "ivrs_"  # noqa: S105 - a prefix, not a secret
 COOKIE = "ivr_staff"
 UNAUTHORISED = "a valid staff token is needed"
+
+# Documented on every staff route.
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid staff token for what was asked (the same for any reason)."},
+    413: {"description": "The request is larger than the line accepts."},
+}
 
 
 def new_token() -> str:

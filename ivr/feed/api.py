@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from ivr.feed.access import StaffReader, StaffWriter, schools_asked
+from ivr.feed.access import ACCESS_ERRORS, StaffReader, StaffWriter, schools_asked
 from ivr.feed.cancellation import cancel_report
 from ivr.feed.schemas import Absence, AbsencePage, CancelRequest, School, absence_out
-from ivr.feed.web import catalogues_of, database_of, now_of
+from ivr.feed.web import catalogues_of, database_of, invalid, now_of
 from ivr.store import feed
 from ivr.store.feed import START, AbsenceFilter, Position
 from ivr.store.staff import StaffAccess
 
-router = APIRouter(prefix="/api/v1", tags=["staff feed"])
+router = APIRouter(prefix="/api/v1", tags=["staff feed"], responses=ACCESS_ERRORS)
 
 _CURSOR = re.compile(r"^(\d{1,19})-(\d{1,19})$")
 CURSOR_PATTERN = _CURSOR.pattern
@@ -40,7 +40,7 @@ def decode_cursor(cursor: str | None) -> Position:
         return START
     match = _CURSOR.match(cursor)
     if match is None:
-        raise HTTPException(status_code=422, detail="since: not a cursor from this API")
+        raise invalid("query", "since", "not a cursor from this API")
     return Position(int(match[1]), int(match[2]))
 
 
@@ -56,6 +56,11 @@ SchoolName = Annotated[
     str | None, Query(max_length=200, description="One of the token's schools; default all.")
 ]
 Group = Annotated[str | None, Query(max_length=100, description="Only pupils of this group.")]
+
+
+_ONE_ABSENCE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No absence with that reference in the token's schools."}
+}
 
 
 @router.get("/schools")
@@ -114,13 +119,13 @@ async def _one(request: Request, access: StaffAccess, reference: str) -> Absence
     return absence_out(await database_of(request).run(read))
 
 
-@router.get("/absences/{reference}")
+@router.get("/absences/{reference}", responses=_ONE_ABSENCE)
 async def one_absence(request: Request, access: StaffReader, reference: str) -> Absence:
     """One absence by its reference."""
     return await _one(request, access, reference)
 
 
-@router.post("/absences/{reference}/acknowledge")
+@router.post("/absences/{reference}/acknowledge", responses=_ONE_ABSENCE)
 async def acknowledge(request: Request, access: StaffWriter, reference: str) -> Absence:
     """Mark an absence as seen by staff. The first acknowledgement is kept."""
     now = now_of(request)
@@ -132,7 +137,7 @@ async def acknowledge(request: Request, access: StaffWriter, reference: str) -> 
     return await _one(request, access, reference)
 
 
-@router.post("/absences/{reference}/cancel")
+@router.post("/absences/{reference}/cancel", responses=_ONE_ABSENCE)
 async def cancel(
     request: Request, access: StaffWriter, reference: str, body: CancelRequest
 ) -> Absence:
@@ -140,7 +145,7 @@ async def cancel(
     channels. Cancelling again changes nothing."""
     reason = body.reason.strip()
     if not reason:
-        raise HTTPException(status_code=422, detail="reason: say why the report is wrong")
+        raise invalid("body", "reason", "say why the report is wrong")
     now, catalogues = now_of(request), catalogues_of(request)
     await database_of(request).run(
         lambda session: cancel_report(

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ivr.feed import atom, spreadsheet
-from ivr.feed.access import StaffReader, schools_asked
+from ivr.feed.access import ACCESS_ERRORS, StaffReader, schools_asked
 from ivr.feed.api import From, Group, SchoolName, To
 from ivr.feed.texts import caller_note, caller_text, last_change, local, period_text, pupil_name
-from ivr.feed.web import catalogue_for, database_of, now_of, settings_of, today_for
+from ivr.feed.web import catalogue_for, database_of, invalid, now_of, settings_of, today_for
 from ivr.i18n import Catalogue
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
 from ivr.store.outbox import FAILED
 
-router = APIRouter(prefix="/api/v1", tags=["staff feed"])
+router = APIRouter(prefix="/api/v1", tags=["staff feed"], responses=ACCESS_ERRORS)
 
 FEED_SIZE = 100
 LONGEST_EXPORT = timedelta(days=366)
@@ -189,7 +189,7 @@ async def csv_export(
     first: date = start or end or today
     last: date = end or start or today
     if last < first or last - first > LONGEST_EXPORT:
-        raise HTTPException(status_code=422, detail="from..to: at most a year, from before to")
+        raise invalid("query", "to", "from..to: at most a year, from before to")
     which = AbsenceFilter(schools_asked(access, school), first, last, group)
     items = await database_of(request).run(
         lambda session: feed.load_absences(session, feed.absences_covering(session, which))

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from ivr.store.db import Database
 from ivr.store.outbox import record_provider_status
-from ivr.voice.signature import TwilioForm
+from ivr.voice.signature import WEBHOOK_ERRORS, TwilioForm
 
 router = APIRouter(tags=["twilio"])
 
 
-@router.post("/twilio/sms/status", status_code=204)
+@router.post("/twilio/sms/status", status_code=204, responses=WEBHOOK_ERRORS)
 async def sms_status(form: TwilioForm, request: Request) -> Response:
     """Message status callback: ``delivered``, ``undelivered`` or ``failed`` (and the steps
     before). The message is found by its ``MessageSid``."""

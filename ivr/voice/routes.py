@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from ivr import metrics
 from ivr.voice.calls import STEP_PATH, Answer, CallHandler
-from ivr.voice.signature import TwilioForm
+from ivr.voice.signature import WEBHOOK_ERRORS, TwilioForm
 
 TWIML = "text/xml; charset=utf-8"
 ABSENCE_HEADER = "X-Absence-Reference"
@@ -28,10 +28,7 @@ log = logging.getLogger(__name__)
 
 _TWIML_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/xml": {}}, "description": "TwiML for the provider."},
-    400: {"description": "Not a webhook of a call: a field such as `CallSid` is missing."},
-    403: {"description": "The `X-Twilio-Signature` does not match."},
-    413: {"description": "The request is larger than any webhook."},
-    415: {"description": "Not `application/x-www-form-urlencoded`."},
+    **WEBHOOK_ERRORS,
 }
 
 router = APIRouter(tags=["twilio"])
@@ -110,7 +107,7 @@ async def fallback(request: Request, form: TwilioForm) -> Response:
 @router.post(
     "/twilio/voice/status",
     status_code=204,
-    responses={key: value for key, value in _TWIML_RESPONSE.items() if key != 200},
+    responses=WEBHOOK_ERRORS,
 )
 async def call_status(request: Request, form: TwilioForm) -> Response:
     """Call status callback: the call was answered, completed, failed..."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import UploadFile
@@ -13,6 +13,14 @@ from twilio.request_validator import RequestValidator
 log = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+# What a webhook route answers besides its success, for its OpenAPI document.
+WEBHOOK_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not a webhook of a call: a field such as `CallSid` is missing."},
+    403: {"description": "The `X-Twilio-Signature` does not match."},
+    413: {"description": "The request is larger than any webhook."},
+    415: {"description": "Not `application/x-www-form-urlencoded`."},
+}
 
 
 def public_url(base_url: str, request: Request) -> str:
