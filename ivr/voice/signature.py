@@ -10,6 +10,8 @@ from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import UploadFile
 from twilio.request_validator import RequestValidator
 
+from ivr import metrics
+
 log = logging.getLogger(__name__)
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -65,6 +67,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     signature = request.headers.get("x-twilio-signature", "")
     if not signature or not signature_matches(validator, url, fields, signature):
         log.warning("refused webhook with a bad signature", extra={"path": request.url.path})
+        metrics.BAD_SIGNATURES.labels(request.url.path).inc()
         raise HTTPException(status_code=403, detail="invalid signature")
     return {name: values[-1] for name, values in fields.items()}
 
