@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -120,13 +121,19 @@ def claim_due(
     return sorted(claimed, key=lambda message: (message.next_attempt_at, message.id))
 
 
-def _ours(message_id: int, dispatcher: str) -> ColumnElement[bool]:
-    """Only the dispatcher holding the claim records the outcome."""
-    return and_(
-        OutboxMessage.id == message_id,
-        OutboxMessage.status == SENDING,
-        OutboxMessage.claimed_by == dispatcher,
+def _finish(session: Session, message_id: int, dispatcher: str, **values: Any) -> bool:
+    """End a claim with ``values``; only the dispatcher holding the claim may."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == SENDING,
+            OutboxMessage.claimed_by == dispatcher,
+        )
+        .values(claimed_by=None, claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(
@@ -137,22 +144,17 @@ def mark_sent(
     provider_id: str,
     provider_status: str | None,
 ) -> bool:
-    result = session.execute(
-        update(OutboxMessage)
-        .where(_ours(message_id, dispatcher))
-        .values(
-            status=SENT,
-            provider_id=provider_id,
-            provider_status=provider_status,
-            sent_at=now,
-            claimed_by=None,
-            claimed_until=None,
-            last_error=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return _finish(
+        session,
+        message_id,
+        dispatcher,
+        status=SENT,
+        provider_id=provider_id,
+        provider_status=provider_status,
+        sent_at=now,
+        last_error=None,
+        updated_at=now,
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_retry(
@@ -163,38 +165,21 @@ def mark_retry(
     next_attempt_at: datetime,
     error: str,
 ) -> bool:
-    result = session.execute(
-        update(OutboxMessage)
-        .where(_ours(message_id, dispatcher))
-        .values(
-            status=PENDING,
-            next_attempt_at=next_attempt_at,
-            last_error=error,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    return _finish(
+        session,
+        message_id,
+        dispatcher,
+        status=PENDING,
+        next_attempt_at=next_attempt_at,
+        last_error=error,
+        updated_at=now,
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_failed(
     session: Session, message_id: int, dispatcher: str, now: datetime, error: str
 ) -> bool:
-    result = session.execute(
-        update(OutboxMessage)
-        .where(_ours(message_id, dispatcher))
-        .values(
-            status=FAILED,
-            last_error=error,
-            claimed_by=None,
-            claimed_until=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return _finish(session, message_id, dispatcher, status=FAILED, last_error=error, updated_at=now)
 
 
 def release(session: Session, message_ids: Sequence[int], dispatcher: str, now: datetime) -> int:
