@@ -1,4 +1,5 @@
-"""A limit on request bodies: no webhook is larger than a few kilobytes."""
+"""Limits on requests: no webhook is larger than a few kilobytes, and no text the line
+stores or searches for may hold a NUL character (PostgreSQL refuses them in text)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class BodySizeLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if _has_nul(scope):
+            await PlainTextResponse("NUL characters are not accepted", status_code=400)(
+                scope, receive, send
+            )
             return
         too_large = PlainTextResponse("the request is too large", status_code=413)
         for name, value in scope.get("headers", []):
@@ -49,3 +55,8 @@ class BodySizeLimit:
         except _TooLarge:
             if not started:
                 await too_large(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope.get("path", "") or b"%00" in query or b"\x00" in query

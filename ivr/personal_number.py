@@ -120,14 +120,18 @@ def parse_personal_number(text: str, today: date) -> PersonalNumber:
     return number
 
 
-_WHOLE_NUMBER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+_WHOLE_NUMBER = re.compile(r"(?<!\d)(?:(?:\d{2})?\d{6}[-+]?\d{4}|\d{6}[- ]?\d{5})(?!\d)")
+_NORWEGIAN_LENGTH = 11
 
 
 def _mask_match(match: re.Match[str]) -> str:
-    digits = match.group(0).replace("-", "").replace("+", "")
+    digits = re.sub(r"[-+ ]", "", match.group(0))
+    if len(digits) == _NORWEGIAN_LENGTH:
+        return f"{digits[:6]}-*****"
     return f"{digits[-10:-4]}-****"
 
 
 def mask_personal_numbers(text: str) -> str:
-    """Replace anything shaped like a personal number with its masked form (for logs)."""
+    """Replace anything shaped like a personal number (Swedish: 10 or 12 digits; Norwegian
+    fødselsnummer: 11) with its masked form (for logs)."""
     return _WHOLE_NUMBER.sub(_mask_match, text)

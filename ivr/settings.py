@@ -9,8 +9,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ivr.countries import COUNTRIES
 
 # Development values: known to everyone, so refused outside development.
 DEVELOPMENT_SECRET_KEY = "development-secret-key-not-for-production"  # noqa: S105 - public on purpose
@@ -22,6 +24,15 @@ _PLACEHOLDERS = frozenset(
 
 class InsecureSettings(ValueError):
     pass
+
+
+class VoiceSetting(BaseModel):
+    """``IVR_VOICES`` for one language: a Twilio voice, and its language when it speaks
+    another variant than the catalogue (``{"voice": "Polly.Joanna-Neural", "language":
+    "en-US"}``); a plain string is a voice alone."""
+
+    voice: str
+    language: str | None = None
 
 
 class Settings(BaseSettings):
@@ -60,6 +71,11 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Stockholm"
     language: str = "sv"
     catalogue_dir: Path | None = None
+    # The country of new organisations (SE, NO): how pupils are identified, how dates are
+    # keyed, and whose public holidays are not school days on the phone line.
+    country: str = "SE"
+    # The voice per language, overriding the catalogue's meta.voice (JSON).
+    voices: dict[str, VoiceSetting] = Field(default_factory=dict)
 
     # The staff feed: when contact teachers get the day's digest (in the organisation's
     # time zone), and whose public holidays are not school days.
@@ -91,6 +107,24 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _country_with_rules(cls, value: str) -> str:
+        code = value.strip().upper()
+        if code not in COUNTRIES:
+            raise ValueError(f"no rules for country {value!r}; known: {', '.join(COUNTRIES)}")
+        return code
+
+    @field_validator("voices", mode="before")
+    @classmethod
+    def _voice_names(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {
+                language: {"voice": choice} if isinstance(choice, str) else choice
+                for language, choice in value.items()
+            }
         return value
 
     @field_validator("holiday_country")

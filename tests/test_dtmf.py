@@ -8,6 +8,7 @@ import pytest
 
 from ivr.dtmf import (
     DateKeys,
+    DateOrder,
     Expect,
     Help,
     Invalid,
@@ -21,6 +22,7 @@ from ivr.dtmf import (
     TimeKeys,
     read_keys,
 )
+from ivr.fodselsnummer import Fodselsnummer
 from ivr.personal_number import PersonalNumber
 
 TODAY = date(2026, 11, 25)
@@ -44,11 +46,28 @@ TODAY = date(2026, 11, 25)
         ("1205832387", Expect.PERSONAL_NUMBER, PersonalNumberKeys(PersonalNumber("201205832387"))),
         ("150101239", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.WRONG_LENGTH)),
         ("15010123955", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.WRONG_LENGTH)),
-        ("9", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.WRONG_LENGTH)),
-        ("1501012396", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.CHECK_DIGIT)),
-        ("1513012395", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.NO_SUCH_DATE)),
+        ("9", Expect.PERSONAL_NUMBER, OneKey("9")),
+        ("1501012396", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.CHECK_DIGIT, "1501012396")),
+        ("1513012395", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.NO_SUCH_DATE, "1513012395")),
         ("15O1012395", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.NOT_DIGITS)),
         ("١٥٠١٠١٢٣٩٥", Expect.PERSONAL_NUMBER, Invalid(KeyProblem.NOT_DIGITS)),
+        # Norwegian fødselsnummer and D-numbers (synthetic: valid, made up for the tests).
+        (
+            "25011551281",
+            Expect.FODSELSNUMMER,
+            PersonalNumberKeys(Fodselsnummer("25011551281", date(2015, 1, 25))),
+        ),
+        (
+            "65011551275",
+            Expect.FODSELSNUMMER,
+            PersonalNumberKeys(Fodselsnummer("65011551275", date(2015, 1, 25))),
+        ),
+        ("2501155128", Expect.FODSELSNUMMER, Invalid(KeyProblem.WRONG_LENGTH)),
+        ("250115512811", Expect.FODSELSNUMMER, Invalid(KeyProblem.WRONG_LENGTH)),
+        ("8", Expect.FODSELSNUMMER, OneKey("8")),
+        ("25011551282", Expect.FODSELSNUMMER, Invalid(KeyProblem.CHECK_DIGIT, "25011551282")),
+        ("25131551281", Expect.FODSELSNUMMER, Invalid(KeyProblem.NO_SUCH_DATE, "25131551281")),
+        ("1501012395", Expect.FODSELSNUMMER, Invalid(KeyProblem.WRONG_LENGTH)),
         # Dates, or 9.
         ("9", Expect.DATE_OR_NINE, Nine()),
         ("261127", Expect.DATE_OR_NINE, DateKeys(date(2026, 11, 27))),
@@ -84,9 +103,30 @@ def test_read_keys(digits: str | None, expect: Expect, read: KeyInput) -> None:
     assert read_keys(digits, expect, TODAY) == read
 
 
+@pytest.mark.parametrize(
+    ("digits", "read"),
+    [
+        ("271126", DateKeys(date(2026, 11, 27))),
+        ("050127", DateKeys(date(2027, 1, 5))),
+        ("290228", DateKeys(date(2028, 2, 29))),
+        ("290227", Invalid(KeyProblem.NO_SUCH_DATE)),
+        ("261327", Invalid(KeyProblem.NO_SUCH_DATE)),
+        ("9", Nine()),
+    ],
+)
+def test_dates_are_keyed_day_first_in_norway(digits: str, read: KeyInput) -> None:
+    assert read_keys(digits, Expect.DATE_OR_NINE, TODAY, DateOrder.DMY) == read
+
+
+def test_the_date_order_gives_the_keys_of_a_date() -> None:
+    assert DateOrder.YMD.keys(date(2026, 11, 27)) == "261127"
+    assert DateOrder.DMY.keys(date(2026, 11, 27)) == "271126"
+
+
 def test_the_prompt_asks_the_provider_for_the_length_it_expects() -> None:
     assert {expect: expect.num_digits for expect in Expect} == {
         Expect.PERSONAL_NUMBER: 10,
+        Expect.FODSELSNUMMER: 11,
         Expect.DATE_OR_NINE: 6,
         Expect.TIME_OR_NINE: 4,
         Expect.ONE_KEY: 1,

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from ivr.absence import AbsencePeriod, ReportingRules
 from ivr.dtmf import (
     DateKeys,
+    DateOrder,
     Expect,
     Help,
     Invalid,
@@ -23,6 +24,7 @@ from ivr.dtmf import (
     TimeKeys,
 )
 from ivr.flows import (
+    LANGUAGE_KEY,
     CallContext,
     CallState,
     FlowInput,
@@ -35,10 +37,21 @@ from ivr.flows import (
     step,
     welcome,
 )
+from ivr.spoken import DigitGroups, Phrase
 
 TODAY = date(2026, 11, 25)
-CONTEXT = CallContext(ReportingRules(today=TODAY, horizon_days=90))
 FRIDAY = date(2026, 11, 27)
+SATURDAY = date(2026, 11, 28)
+MONDAY = date(2026, 11, 30)
+CHRISTMAS = date(2026, 12, 25)
+WEEKENDS = frozenset(
+    TODAY + timedelta(days=n) for n in range(100) if (TODAY + timedelta(days=n)).weekday() >= 5
+)
+CONTEXT = CallContext(
+    ReportingRules(today=TODAY, horizon_days=90),
+    days_off=WEEKENDS | {CHRISTMAS},
+    language="sv",
+)
 PUPIL = 7
 
 AT = {
@@ -54,6 +67,9 @@ AT = {
         start_date=FRIDAY,
         start_time=time(10, 0),
         end_date=FRIDAY,
+    ),
+    Step.NOT_SCHOOL_DAY: CallState(
+        step=Step.NOT_SCHOOL_DAY, pupil_id=PUPIL, start_date=SATURDAY, end_date=SATURDAY
     ),
     Step.ANOTHER: CallState(step=Step.ANOTHER, reports=1),
 }
@@ -72,13 +88,15 @@ INPUTS: dict[str, FlowInput] = {
     "1200": TimeKeys(time(12, 0)),
     "one": OneKey("1"),
     "two": OneKey("2"),
+    "nine-key": OneKey("9"),
+    "eight": OneKey(LANGUAGE_KEY),
     "known": KnownPupil(PUPIL),
     "unknown": UnknownPupil(),
     "wrong-length": Invalid(KeyProblem.WRONG_LENGTH),
     "not-digits": Invalid(KeyProblem.NOT_DIGITS),
-    "no-such-date": Invalid(KeyProblem.NO_SUCH_DATE),
+    "no-such-date": Invalid(KeyProblem.NO_SUCH_DATE, "1513012395"),
     "no-such-time": Invalid(KeyProblem.NO_SUCH_TIME),
-    "check-digit": Invalid(KeyProblem.CHECK_DIGIT),
+    "check-digit": Invalid(KeyProblem.CHECK_DIGIT, "1501012396"),
 }
 
 # (step, input) -> (next step, first sentence said). Missing pairs: a wrong entry for that step.
@@ -118,6 +136,8 @@ ACCEPTED: dict[tuple[Step, str], tuple[Step, str]] = {
     (Step.END_TIME, "1200"): (Step.ANOTHER, "recorded"),
     (Step.END_TIME, "0930"): (Step.END_TIME, "error.end_time.end_before_start"),
     (Step.END_TIME, "no-such-time"): (Step.END_TIME, "error.end_time.no_such_time"),
+    (Step.NOT_SCHOOL_DAY, "nine-key"): (Step.ANOTHER, "recorded"),
+    (Step.NOT_SCHOOL_DAY, "one"): (Step.ANOTHER, "recorded"),
     (Step.ANOTHER, "one"): (Step.PERSONAL_NUMBER, "prompt.personal_number"),
     (Step.ANOTHER, "silence"): (Step.ENDED, "goodbye"),
 }
@@ -132,8 +152,8 @@ def _expected(current: Step, name: str) -> tuple[Step, str]:
         return current, "no_input"
     if (current, name) in ACCEPTED:
         return ACCEPTED[(current, name)]
-    if current is Step.ANOTHER:
-        return current, "error.another.wrong_key"
+    if current in (Step.ANOTHER, Step.NOT_SCHOOL_DAY):
+        return current, f"error.{current}.wrong_key"
     return current, f"error.{current}.wrong_length"
 
 
@@ -179,6 +199,8 @@ def test_every_step_against_every_input(current: Step, name: str) -> None:
             TimeKeys(time(8, 0)),
             AbsencePeriod(FRIDAY, time(10, 0), date(2026, 11, 30), time(8, 0)),
         ),
+        (AT[Step.NOT_SCHOOL_DAY], OneKey("9"), AbsencePeriod.whole_day(SATURDAY)),
+        (AT[Step.NOT_SCHOOL_DAY], OneKey("1"), AbsencePeriod.whole_day(MONDAY)),
     ],
 )
 def test_what_is_recorded(state: CallState, keys: FlowInput, period: AbsencePeriod) -> None:
@@ -258,17 +280,37 @@ def test_welcome_and_refusals() -> None:
         start_date=st.none() | st.dates(),
         start_time=st.none() | st.times(),
         end_date=st.none() | st.dates(),
+        end_time=st.none() | st.times(),
         reports=st.integers(0, 5),
         unknown_pupils=st.integers(0, 2),
+        offer=st.none() | st.sampled_from(["en", "nb"]),
     )
 )
 def test_state_survives_json(state: CallState) -> None:
     assert CallState.from_json(state.to_json()) == state
 
 
+def test_state_saved_before_the_language_and_school_day_steps_still_reads() -> None:
+    saved = (
+        '{"step":"start","failures":0,"pupil_id":7,"start_date":null,"start_time":null,'
+        '"end_date":null,"reports":0,"unknown_pupils":0}'
+    )
+    assert CallState.from_json(saved) == CallState(step=Step.START, pupil_id=7)
+
+
 KEY_INPUTS = st.one_of(
     st.sampled_from(
-        [Silence(), Help(), Restart(), Nine(), OneKey("1"), OneKey("2"), UnknownPupil()]
+        [
+            Silence(),
+            Help(),
+            Restart(),
+            Nine(),
+            OneKey("1"),
+            OneKey("2"),
+            OneKey("9"),
+            OneKey(LANGUAGE_KEY),
+            UnknownPupil(),
+        ]
     ),
     st.builds(KnownPupil, st.integers(1, 3)),
     st.builds(DateKeys, st.dates(TODAY - timedelta(days=5), TODAY + timedelta(days=100))),
@@ -278,13 +320,17 @@ KEY_INPUTS = st.one_of(
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(KEY_INPUTS, max_size=40))
-def test_any_key_sequence_leaves_the_call_in_a_defined_state(keys: list[FlowInput]) -> None:
-    turn: Turn = welcome()
+@given(st.lists(KEY_INPUTS, max_size=40), st.sampled_from([None, "en"]))
+def test_any_key_sequence_leaves_the_call_in_a_defined_state(
+    keys: list[FlowInput], offer: str | None
+) -> None:
+    turn: Turn = welcome(offer=offer)
     recorded = 0
+    language = "sv"
     for keys_entered in keys:
         before = turn.state
-        turn = step(before, keys_entered, CONTEXT)
+        turn = step(before, keys_entered, replace(CONTEXT, language=language))
+        language = turn.language or language
         state = turn.state
         assert state.step in Step
         assert turn.say, "the caller always hears something"
@@ -292,13 +338,146 @@ def test_any_key_sequence_leaves_the_call_in_a_defined_state(keys: list[FlowInpu
         assert state.failures < CONTEXT.max_failures or state.step is Step.ENDED
         if state.step in (Step.START_TIME, Step.END_DATE, Step.END_TIME):
             assert state.pupil_id is not None and state.start_date is not None
+        if turn.language is not None:
+            assert before.step is Step.PERSONAL_NUMBER and before.reports == 0
+            assert turn.language == before.offer and state.offer in ("sv", "en")
         if turn.record is not None:
             recorded += 1
             period = turn.record.period
-            assert before.step in (Step.START, Step.END_TIME)
+            assert before.step in (Step.START, Step.END_TIME, Step.NOT_SCHOOL_DAY)
             assert CONTEXT.rules.check(period) is None, "every recorded absence is valid"
+            if not any(CONTEXT.is_school_day(day) for day in period.days()):
+                assert before.step is Step.NOT_SCHOOL_DAY, "kept only after the question"
             assert turn.record.number_in_call == recorded
             assert state.step is Step.ANOTHER
         if state.step is Step.ENDED:
             assert step(state, keys_entered, CONTEXT).record is None
     assert turn.state.reports == recorded
+
+
+# --- not a school day ---------------------------------------------------------------------
+
+
+def _keys(turn: Turn) -> list[str]:
+    return [say.key for say in turn.say]
+
+
+def test_a_whole_day_today_on_a_weekend_asks_and_offers_the_next_school_day() -> None:
+    saturday = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon_days=90))
+    turn = step(AT[Step.START], Nine(), saturday)
+
+    assert turn.record is None
+    assert turn.state.step is Step.NOT_SCHOOL_DAY
+    assert turn.listen is Expect.ONE_KEY
+    assert _keys(turn) == ["notice.not_a_school_day", "prompt.not_school_day"]
+    assert turn.say[0].params == {"date": SATURDAY}
+    assert turn.say[1].params == {"day": SATURDAY, "next_day": MONDAY}
+
+    kept = step(turn.state, OneKey("9"), saturday)
+    assert kept.record is not None and kept.record.period == AbsencePeriod.whole_day(SATURDAY)
+    moved = step(turn.state, OneKey("1"), saturday)
+    assert moved.record is not None and moved.record.period == AbsencePeriod.whole_day(MONDAY)
+    again = step(turn.state, Restart(), saturday)
+    assert again.state == CallState() and again.record is None
+
+
+def test_a_keyed_period_without_a_school_day_may_be_kept_or_started_over() -> None:
+    weekend = replace(AT[Step.END_TIME], start_date=SATURDAY, start_time=None)
+    turn = step(replace(weekend, end_date=date(2026, 11, 29)), Nine(), CONTEXT)
+
+    assert _keys(turn) == ["notice.no_school_days", "prompt.not_school_days"]
+    assert turn.say[0].params == {"start": SATURDAY, "end": date(2026, 11, 29)}
+    assert step(turn.state, OneKey("1"), CONTEXT).say[0].key == "error.not_school_day.wrong_key"
+    kept = step(turn.state, OneKey("9"), CONTEXT)
+    assert kept.record is not None
+    assert kept.record.period == AbsencePeriod(SATURDAY, None, date(2026, 11, 29), None)
+
+
+def test_part_of_a_holiday_is_asked_about_without_offering_another_day() -> None:
+    state = replace(AT[Step.END_TIME], start_date=CHRISTMAS, end_date=CHRISTMAS)
+    turn = step(state, TimeKeys(time(12, 0)), CONTEXT)
+    assert _keys(turn) == ["notice.not_a_school_day", "prompt.not_school_days"]
+
+
+def test_a_period_with_a_school_day_in_it_is_recorded_without_a_question() -> None:
+    state = replace(AT[Step.END_TIME], end_date=MONDAY)
+    turn = step(state, Nine(), CONTEXT)
+    assert turn.record is not None
+    assert turn.record.period == AbsencePeriod(FRIDAY, time(10, 0), MONDAY, None)
+
+
+def test_no_next_school_day_is_offered_beyond_the_horizon() -> None:
+    short = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon_days=1))
+    turn = step(AT[Step.START], Nine(), short)
+    assert _keys(turn) == ["notice.not_a_school_day", "prompt.not_school_days"]
+
+
+# --- the country's number and dates ---------------------------------------------------------
+
+NORWAY = replace(CONTEXT, identity_number=Expect.FODSELSNUMMER, date_order=DateOrder.DMY)
+
+
+def test_a_norwegian_line_asks_for_the_fodselsnummer_and_day_first_dates() -> None:
+    first = welcome(Expect.FODSELSNUMMER)
+    assert _keys(first) == ["welcome", "prompt.fodselsnummer"]
+    assert first.listen is Expect.FODSELSNUMMER
+    assert expects(Step.PERSONAL_NUMBER, NORWAY) is Expect.FODSELSNUMMER
+
+    wrong = step(CallState(), Invalid(KeyProblem.CHECK_DIGIT, "25011551282"), NORWAY)
+    assert _keys(wrong) == ["error.fodselsnummer.check_digit", "prompt.fodselsnummer"]
+    assert wrong.say[0].params["number"] == DigitGroups(("25", "01", "15", "51282"))
+    assert step(CallState(), UnknownPupil(), NORWAY).say[0].key == (
+        "error.fodselsnummer.unknown_pupil"
+    )
+
+    earlier = replace(NORWAY, rules=ReportingRules(today=date(2026, 11, 20), horizon_days=90))
+    helped = step(AT[Step.START], Help(), earlier)
+    assert helped.say[0].params["example_keys"] == "2 1 1 1 2 6"
+    assert helped.say[-1].params["date_order"] == Phrase("date_order.dmy")
+
+
+def test_a_personal_number_that_is_no_valid_one_is_read_back_in_groups() -> None:
+    turn = step(CallState(), INPUTS["check-digit"], CONTEXT)
+    assert turn.say[0].key == "error.personal_number.check_digit"
+    assert turn.say[0].params["number"] == DigitGroups(("15", "01", "01", "2396"))
+
+
+# --- the offer of another language --------------------------------------------------------
+
+
+def test_the_offer_of_another_language_is_said_in_that_language() -> None:
+    turn = welcome(offer="en")
+    assert _keys(turn) == ["welcome", "offer_language", "prompt.personal_number"]
+    assert [say.language for say in turn.say] == [None, "en", None]
+    assert turn.say[1].params == {"key": LANGUAGE_KEY}
+
+
+def test_the_language_key_switches_the_call_and_offers_the_way_back() -> None:
+    turn = step(welcome(offer="en").state, OneKey(LANGUAGE_KEY), CONTEXT)
+
+    assert turn.language == "en"
+    assert turn.state.offer == "sv"
+    assert turn.state.step is Step.PERSONAL_NUMBER
+    assert _keys(turn) == ["welcome", "offer_language", "prompt.personal_number"]
+    assert turn.say[1].language == "sv"
+    back = step(turn.state, OneKey(LANGUAGE_KEY), replace(CONTEXT, language="en"))
+    assert back.language == "sv" and back.state.offer == "en"
+
+
+def test_the_offer_is_repeated_with_the_prompt_until_the_first_report() -> None:
+    offered = welcome(offer="en").state
+    silence = step(offered, Silence(), CONTEXT)
+    assert _keys(silence) == ["no_input", "offer_language", "prompt.personal_number"]
+    restarted = step(replace(offered, step=Step.START, pupil_id=PUPIL), Restart(), CONTEXT)
+    assert "offer_language" in _keys(restarted)
+    after_a_report = replace(offered, reports=1)
+    turn = step(after_a_report, OneKey(LANGUAGE_KEY), CONTEXT)
+    assert turn.language is None
+    assert turn.say[0].key == "error.personal_number.wrong_length"
+    assert "offer_language" not in _keys(turn)
+
+
+def test_without_an_offer_the_language_key_is_a_wrong_entry() -> None:
+    turn = step(CallState(), OneKey(LANGUAGE_KEY), CONTEXT)
+    assert turn.language is None
+    assert turn.say[0].key == "error.personal_number.wrong_length"

@@ -187,3 +187,15 @@ def test_metrics_count_what_happened(live_server: LiveServer, client: httpx.Clie
     assert "ivr_unknown_personal_numbers_total" in text
     assert 'ivr_outbox_messages{status="pending"} 4.0' in text
     assert "ivr_webhook_seconds_bucket" in text
+
+
+def test_a_nul_character_anywhere_is_refused_before_it_reaches_the_database(
+    live_server: LiveServer, client: httpx.Client, db: sa.Engine
+) -> None:
+    caller = Caller(live_server, client)
+    assert (
+        caller.post("/twilio/voice", caller.params(CallStatus="ringing", To="+46\x00")).status_code
+        == 400
+    )
+    assert client.get(f"{live_server.url}/api/v1/absences?group=%00").status_code == 400
+    assert calls(db) == []

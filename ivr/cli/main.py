@@ -21,7 +21,8 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.i18n import available_languages
+from ivr.countries import COUNTRIES, UnknownCountry, country
+from ivr.i18n import available_languages, load_catalogue
 from ivr.jobs import side_jobs
 from ivr.logs import configure_logging, uvicorn_log_config
 from ivr.phone import InvalidPhoneNumber, for_display, normalise
@@ -30,7 +31,12 @@ from ivr.roster.demo import (
     DEMO_CALLER,
     DEMO_EXAMPLE_PUPIL,
     DEMO_LINES,
+    DEMO_NORWAY_CALLER,
+    DEMO_NORWAY_LINES,
+    DEMO_NORWAY_ORGANISATION,
     DEMO_ORGANISATION,
+    DemoPupil,
+    demo_norwegian_pupils,
     demo_pupils,
     demo_roster_csv,
 )
@@ -192,19 +198,44 @@ def db_upgrade() -> None:
 @org_app.command("add")
 def org_add(
     name: str,
-    timezone: Annotated[str | None, typer.Option(help="Default: IVR_TIMEZONE.")] = None,
-    language: Annotated[str | None, typer.Option(help="Default: IVR_LANGUAGE.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Default: the country's, or IVR_TIMEZONE.")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Default: the country's, or IVR_LANGUAGE.")
+    ] = None,
+    country_code: Annotated[
+        str | None,
+        typer.Option(
+            "--country",
+            help=f"{' or '.join(COUNTRIES)}: how pupils are identified, dates keyed and "
+            "which days are holidays. Default: IVR_COUNTRY.",
+        ),
+    ] = None,
 ) -> None:
-    """Add an organisation (or leave an existing one as it is)."""
+    """Add an organisation (or leave an existing one as it is).
 
-    def work(session: Session, settings: Settings) -> Organisation:
-        zone = timezone or settings.timezone
+    An organisation in another country than IVR_COUNTRY starts with that country's time
+    zone and language (Norway: Europe/Oslo, nb) unless told otherwise."""
+    settings = get_settings()
+    try:
+        rules = country(country_code or settings.country)
+    except UnknownCountry as error:
+        raise _fail(str(error)) from None
+    at_home = rules.code == settings.country
+    zone = timezone or (settings.timezone if at_home else rules.timezone)
+    speaks = language or (settings.language if at_home else rules.language)
+    if speaks not in available_languages(settings.catalogue_dir):
+        raise _fail(f"no catalogue for language {speaks!r}")
+
+    def work(session: Session, _settings: Settings) -> Organisation:
         ZoneInfo(zone)
-        return ensure_organisation(session, name, zone, language or settings.language)
+        return ensure_organisation(session, name, zone, speaks, rules.code)
 
     organisation = _with_session(work)
     console.print(
-        f"Organisation {organisation.name!r} ({organisation.timezone}, {organisation.language})."
+        f"Organisation {organisation.name!r} ({organisation.country}, {organisation.timezone}, "
+        f"{organisation.language})."
     )
 
 
@@ -215,9 +246,11 @@ def org_list() -> None:
     def work(session: Session, _settings: Settings) -> list[Organisation]:
         return list_organisations(session)
 
-    table = Table("name", "time zone", "language")
+    table = Table("name", "country", "time zone", "language")
     for organisation in _with_session(work):
-        table.add_row(organisation.name, organisation.timezone, organisation.language)
+        table.add_row(
+            organisation.name, organisation.country, organisation.timezone, organisation.language
+        )
     console.print(table)
 
 
@@ -228,36 +261,58 @@ def number_add(
     language: Annotated[
         str | None, typer.Option(help="The language calls to this number start in.")
     ] = None,
+    offer_language: Annotated[
+        str | None,
+        typer.Option(
+            help="A second language the first prompt offers on key 8 (costs every caller "
+            "about two seconds, so off unless set)."
+        ),
+    ] = None,
 ) -> None:
-    """Tie a phone number guardians call to an organisation (and a language)."""
+    """Tie a phone number guardians call to an organisation (and a language).
+
+    A caller who is a registered guardian with a preferred language hears that language
+    instead, whatever the number's."""
     try:
         e164 = normalise(number)
     except InvalidPhoneNumber as error:
         raise _fail(f"{number!r}: {error}") from None
-    if language and language not in available_languages(get_settings().catalogue_dir):
-        raise _fail(f"no catalogue for language {language!r}")
+    languages = available_languages(get_settings().catalogue_dir)
+    for chosen in (language, offer_language):
+        if chosen and chosen not in languages:
+            raise _fail(f"no catalogue for language {chosen!r}")
 
     def work(session: Session, _settings: Settings) -> None:
         organisation = find_organisation(session, org)
         if organisation is None:
             raise _fail(f"no organisation {org!r}; add it with `ivr org add`")
-        set_number(session, organisation, e164, language)
+        set_number(session, organisation, e164, language, offer_language)
 
     _with_session(work)
-    console.print(f"{e164} now answers for {org}" + (f" in {language}" if language else "") + ".")
+    console.print(
+        f"{e164} now answers for {org}"
+        + (f" in {language}" if language else "")
+        + (f", offering {offer_language} on key 8" if offer_language else "")
+        + "."
+    )
 
 
 @number_app.command("list")
 def number_list() -> None:
     """List the numbers guardians call."""
 
-    def work(session: Session, _settings: Settings) -> list[tuple[str, str, str]]:
+    def work(session: Session, _settings: Settings) -> list[tuple[str, str, str, str]]:
         return [
-            (number.number, organisation.name, number.language or organisation.language)
+            (
+                number.number,
+                organisation.name,
+                number.language or organisation.language,
+                number.offer_language or "",
+            )
             for number, organisation in list_numbers(session)
         ]
 
-    table = Table("number", "organisation", "language")
+    table = Table("number", "organisation", "language", "offers")
     for row in _with_session(work):
         table.add_row(*row)
     console.print(table)
@@ -294,16 +349,15 @@ def _progress() -> Progress:
 def _import(
     data: bytes, organisation_name: str | None, dry_run: bool, quiet: bool = False
 ) -> ImportSummary:
-    settings = get_settings()
-    today = datetime.now(ZoneInfo(settings.timezone)).date()
-    try:
-        roster = read_roster(data, today, available_languages(settings.catalogue_dir))
-    except RosterInvalid as invalid:
-        _report_errors(invalid.errors)
-        raise typer.Exit(1) from None
+    roster: Roster | None = None
 
     def work(session: Session, settings: Settings) -> ImportSummary:
+        nonlocal roster
         organisation = _organisation_for_import(session, organisation_name)
+        # Numbers and phones are read the organisation's country's way; "today" is there.
+        today = datetime.now(ZoneInfo(organisation.timezone)).date()
+        languages = available_languages(settings.catalogue_dir)
+        roster = read_roster(data, today, languages, organisation.country)
         with _progress() as progress:
             task = progress.add_task("Importing pupils", total=len(roster.pupils))
             summary = import_roster(
@@ -319,12 +373,17 @@ def _import(
 
     try:
         summary = _with_session(work)
+    except RosterInvalid as invalid:
+        _report_errors(invalid.errors)
+        raise typer.Exit(1) from None
     except _DryRun as dry:
+        assert roster is not None
         _print_summary(dry.summary, roster, dry_run=True)
         return dry.summary
     except RosterConflict as conflict:
         _report_errors(conflict.errors)
         raise typer.Exit(1) from None
+    assert roster is not None
     if not quiet:
         _print_summary(summary, roster, dry_run=False)
     return summary
@@ -371,42 +430,63 @@ def roster_import(
 
 @app.command()
 def demo() -> None:
-    """Load a demo organisation, schools, pupils and guardians, and show how to call."""
+    """Load a demo organisation, schools, pupils and guardians, and show how to call; and a
+    small Norwegian one (synthetic fødselsnummer), to call in Norway."""
     settings = get_settings()
 
     def work(session: Session, settings: Settings) -> None:
         organisation = ensure_organisation(
-            session, DEMO_ORGANISATION, settings.timezone, settings.language
+            session, DEMO_ORGANISATION, settings.timezone, settings.language, "SE"
         )
         for number, language in DEMO_LINES.items():
             set_number(session, organisation, number, language)
+        norway = country("NO")
+        norwegian = ensure_organisation(
+            session, DEMO_NORWAY_ORGANISATION, norway.timezone, norway.language, norway.code
+        )
+        for number, offer in DEMO_NORWAY_LINES.items():
+            set_number(session, norwegian, number, None, offer_language=offer)
 
     _with_session(work)
     pupils = demo_pupils()
     _import(demo_roster_csv(pupils), DEMO_ORGANISATION, dry_run=False, quiet=True)
-    table = Table(title=f"{DEMO_ORGANISATION}: demo pupils (test personal numbers)")
+    norwegian_pupils = demo_norwegian_pupils()
+    _import(demo_roster_csv(norwegian_pupils), DEMO_NORWAY_ORGANISATION, dry_run=False, quiet=True)
+    _print_demo_pupils(f"{DEMO_ORGANISATION}: demo pupils (test personal numbers)", pupils, 2)
+    _print_demo_pupils(
+        f"{DEMO_NORWAY_ORGANISATION} (Norway): demo pupils (synthetic fødselsnummer)",
+        norwegian_pupils,
+        0,
+    )
+    line = next(iter(DEMO_LINES))
+    example = pupils[DEMO_EXAMPLE_PUPIL]
+    caller = example.guardians[0][1]
+    lines = ", ".join(f"{n} ({lang or settings.language})" for n, lang in DEMO_LINES.items())
+    norway_line = next(iter(DEMO_NORWAY_LINES))
+    console.print(
+        f"Lines: {lines}; in Norway {norway_line} (nb, English on key 8)\n"
+        "Place a call (whole day today) while the server runs:\n"
+        f"  ivr call --to {line} --from {caller} {example.personal_number[2:]} 9\n"
+        f"  ivr call --to {norway_line} --from {DEMO_NORWAY_CALLER} "
+        f"{norwegian_pupils[0].personal_number} 9\n"
+        "or without keys for an interactive call:\n"
+        f"  ivr call --to {line} --from {caller}"
+    )
+
+
+def _print_demo_pupils(title: str, pupils: list[DemoPupil], digits_from: int) -> None:
+    table = Table(title=title)
     for column in ("personal number", "pupil", "school", "group", "guardians"):
         table.add_column(column)
     for pupil in pupils:
         table.add_row(
-            pupil.personal_number[2:],
+            pupil.personal_number[digits_from:],
             f"{pupil.first_name} {pupil.last_name}",
             pupil.school,
             pupil.group,
             ", ".join(f"{name} {for_display(phone)}" for name, phone, _e, _l in pupil.guardians),
         )
     console.print(table)
-    line = next(iter(DEMO_LINES))
-    example = pupils[DEMO_EXAMPLE_PUPIL]
-    caller = example.guardians[0][1]
-    lines = ", ".join(f"{n} ({lang or settings.language})" for n, lang in DEMO_LINES.items())
-    console.print(
-        f"Lines: {lines}\n"
-        "Place a call (whole day today) while the server runs:\n"
-        f"  ivr call --to {line} --from {caller} {example.personal_number[2:]} 9\n"
-        "or without keys for an interactive call:\n"
-        f"  ivr call --to {line} --from {caller}"
-    )
 
 
 # --- call --------------------------------------------------------------------------------
@@ -423,9 +503,14 @@ def call(
     ] = None,
     from_: Annotated[str, typer.Option("--from", help="The caller's number.")] = DEMO_CALLER,
     to: Annotated[str, typer.Option(help="The number called.")] = next(iter(DEMO_LINES)),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the outcome.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the outcome and call time.")
+    ] = False,
 ) -> None:
-    """Place a simulated call. Exit status 0 if an absence was recorded."""
+    """Place a simulated call. Exit status 0 if an absence was recorded.
+
+    Ends with an estimate of how long the call took the caller: speech at each language's
+    speaking rate, half a second a key, and the gathers' waits (see ivr/call_time.py)."""
     from ivr.cli.simulator import CallFailed, CallSimulator, keys_from_list
 
     settings = get_settings()
@@ -436,7 +521,8 @@ def call(
         caller=from_,
         called=to,
         account_sid=settings.twilio_account_sid,
-        show=(lambda _line: None) if quiet else console.print,
+        show=(lambda _line: None) if quiet else _show_line,
+        speech_rates=_speech_rates(settings),
     )
     source = keys_from_list(list(keys)) if keys else _ask_keys
     try:
@@ -445,11 +531,27 @@ def call(
         raise _fail(str(error), code=2) from None
     except httpx.HTTPError as error:
         raise _fail(f"could not reach {base_url}: {error}", code=2) from None
+    call_time = f"Call time (estimate): {result.call_time}."
     if result.recorded:
-        console.print(f"Recorded: {', '.join(result.references)} ({result.ended_by}).")
+        console.print(f"Recorded: {', '.join(result.references)} ({result.ended_by}). {call_time}")
         return
-    console.print(f"No absence recorded ({result.ended_by}).")
+    console.print(f"No absence recorded ({result.ended_by}). {call_time}")
     raise typer.Exit(1)
+
+
+def _show_line(line: str) -> None:
+    console.print(line, markup=False, highlight=False)
+
+
+def _speech_rates(settings: Settings) -> dict[str, float]:
+    """Each catalogue's speaking rate (``meta.characters_per_second``), by language."""
+    rates: dict[str, float] = {}
+    for language in available_languages(settings.catalogue_dir):
+        texts = load_catalogue(language, settings.catalogue_dir).texts
+        rate = texts.get("meta.characters_per_second")
+        if rate:
+            rates[texts["meta.say_language"].split("-")[0].lower()] = float(rate)
+    return rates
 
 
 def _ask_keys() -> str | None:

@@ -4,13 +4,17 @@ Signs every request as Twilio does and follows the TwiML the way Twilio does: ``
 heard, ``<Gather>`` collects keys (stopping at ``finishOnKey`` or after ``numDigits``) and
 posts them to its ``action``, a gather that hears nothing falls through to the next verb,
 ``<Redirect>`` fetches new TwiML, ``<Hangup>`` or the end of the document ends the call.
+
+What is said is heard as text: SSML inside ``<Say>`` (``<say-as>``, ``<break>``) is read
+for its words. Each call keeps what was said and keyed, for an estimate of how long it
+takes the caller (``ivr.call_time``).
 """
 
 from __future__ import annotations
 
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -18,6 +22,7 @@ import httpx
 from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
+from ivr.call_time import CallTime, Event, Keys, Speech, estimate, rate_for
 from ivr.personal_number import mask_personal_numbers
 
 ABSENCE_HEADER = "X-Absence-Reference"
@@ -36,10 +41,16 @@ class CallResult:
     references: list[str] = field(default_factory=list)
     requests: int = 0
     ended_by: str = "end of document"
+    events: list[Event] = field(default_factory=list)
 
     @property
     def recorded(self) -> bool:
         return bool(self.references)
+
+    @property
+    def call_time(self) -> CallTime:
+        """How long the call took the caller, estimated (``ivr.call_time``)."""
+        return estimate(self.events)
 
 
 KeySource = Callable[[], str | None]
@@ -61,8 +72,10 @@ class CallSimulator:
         account_sid: str = "",
         client: httpx.Client | None = None,
         show: Callable[[str], None] = lambda _line: None,
+        speech_rates: Mapping[str, float] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.speech_rates = speech_rates or {}
         self.validator = RequestValidator(auth_token)
         self.client = client or httpx.Client(timeout=15.0)
         self.show = show
@@ -114,8 +127,10 @@ class CallSimulator:
         return root
 
     def _hear(self, element: ET.Element, result: CallResult) -> None:
-        text = " ".join((element.text or "").split())
+        text = spoken_text(element)
         result.heard.append(text)
+        rate = rate_for(element.get("language", ""), self.speech_rates)
+        result.events.append(Speech(text, rate))
         self.show(f"◀ {text}")
 
     def _run(
@@ -136,6 +151,7 @@ class CallSimulator:
                     return None, url
                 digits = _gathered(verb, pressed)
                 result.keys_sent.append(digits)
+                result.events.append(Keys(digits, _num_digits(verb), _timeout(verb)))
                 self.show(f"▶ {mask_personal_numbers(digits) if digits else '(silence)'}")
                 if digits or verb.get("actionOnEmptyResult") == "true":
                     action = urljoin(url, verb.get("action") or url)
@@ -147,6 +163,26 @@ class CallSimulator:
                 result.ended_by = "line hung up"
                 return None, url
         return None, url
+
+
+def spoken_text(say: ET.Element) -> str:
+    """The words of a ``<Say>``: its text and that of any SSML in it; a pause is a space."""
+    parts = [say.text or ""]
+    for child in say:
+        parts.append(" " if child.tag == "break" else "".join(child.itertext()))
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split())
+
+
+def _num_digits(gather: ET.Element) -> int | None:
+    limit = gather.get("numDigits", "")
+    return int(limit) if limit.isdigit() else None
+
+
+def _timeout(gather: ET.Element) -> float:
+    """Twilio's ``timeout`` (5 seconds unless the gather says otherwise)."""
+    value = gather.get("timeout", "5")
+    return float(value) if value.isdigit() else 5.0
 
 
 def _gathered(gather: ET.Element, pressed: str) -> str:

@@ -37,6 +37,7 @@ UNAUTHORISED = "a valid staff token is needed"
 
 # Documented on every staff route.
 ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A NUL character in the path or query."},
     401: {"description": "No valid staff token for what was asked (the same for any reason)."},
     413: {"description": "The request is larger than the line accepts."},
 }

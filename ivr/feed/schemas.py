@@ -72,7 +72,12 @@ class AbsencePage(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=500, description="Why the report is wrong.")
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        pattern=r"^[^\x00]*$",
+        description="Why the report is wrong.",
+    )
 
 
 class School(BaseModel):

@@ -1,6 +1,10 @@
 """The absence call as a pure state machine: (state, input, context) -> (state, speech, record)."""
 
 from ivr.flows.call import (
+    ANOTHER_PUPIL_KEY,
+    KEEP_KEY,
+    LANGUAGE_KEY,
+    NEXT_SCHOOL_DAY_KEY,
     CallContext,
     CallState,
     FlowInput,
@@ -17,6 +21,10 @@ from ivr.flows.call import (
 )
 
 __all__ = [
+    "ANOTHER_PUPIL_KEY",
+    "KEEP_KEY",
+    "LANGUAGE_KEY",
+    "NEXT_SCHOOL_DAY_KEY",
     "CallContext",
     "CallState",
     "FlowInput",

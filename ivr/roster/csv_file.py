@@ -8,6 +8,10 @@ guardians has one row with the guardian columns empty. Columns::
 
 A file exported from a Swedish spreadsheet (``;`` between columns, a byte-order mark) is
 read as well.
+
+``personal_number`` is the pupil's number in the organisation's country: a Swedish
+personal or coordination number (10 or 12 digits), or a Norwegian fødselsnummer or
+D-number (11 digits). Phone numbers without a country code are read as that country's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from ivr.personal_number import InvalidPersonalNumber, PersonalNumber, parse_personal_number
+from ivr.countries import Country, IdentityNumber, country
+from ivr.personal_number import InvalidPersonalNumber
 from ivr.phone import InvalidPhoneNumber, normalise
 
 REQUIRED_COLUMNS = (
@@ -37,7 +42,7 @@ REQUIRED_COLUMNS = (
 OPTIONAL_COLUMNS = ("pupil_phone", "pupil_email")
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 _PERSONAL_NUMBER_PROBLEMS = {
-    "wrong_length": "personal_number must have 10 or 12 digits",
+    "wrong_length": "personal_number must have {lengths} digits",
     "no_such_date": "personal_number does not hold a valid date of birth",
     "check_digit": "personal_number has a wrong check digit",
 }
@@ -60,7 +65,7 @@ class GuardianContact:
 class PupilRecord:
     school: str
     pupil_id: str
-    personal_number: PersonalNumber
+    personal_number: IdentityNumber
     first_name: str
     last_name: str
     group: str
@@ -99,8 +104,11 @@ class RosterInvalid(ValueError):
         self.errors = errors
 
 
-def read_roster(data: bytes, today: date, languages: Iterable[str], region: str = "SE") -> Roster:
-    """Every row checked; raises ``RosterInvalid`` listing every bad row if any is bad."""
+def read_roster(
+    data: bytes, today: date, languages: Iterable[str], country_code: str = "SE"
+) -> Roster:
+    """Every row checked; raises ``RosterInvalid`` listing every bad row if any is bad.
+    ``country_code`` is the organisation's country (``SE``, ``NO``)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -112,7 +120,7 @@ def read_roster(data: bytes, today: date, languages: Iterable[str], region: str 
     if missing:
         raise RosterInvalid([RowError(1, f"missing column(s): {', '.join(missing)}")])
     reader.fieldnames = columns
-    checker = _RowChecker(today, frozenset(languages), region)
+    checker = _RowChecker(today, frozenset(languages), country(country_code))
     rows = 0
     for row in reader:
         rows += 1
@@ -139,10 +147,11 @@ class _Semicolon(csv.excel):
 
 
 class _RowChecker:
-    def __init__(self, today: date, languages: frozenset[str], region: str) -> None:
+    def __init__(self, today: date, languages: frozenset[str], rules: Country) -> None:
         self.today = today
         self.languages = languages
-        self.region = region
+        self.rules = rules
+        self.region = rules.code
         self.errors: list[RowError] = []
         self.pupils: dict[str, PupilRecord] = {}
         self.pupil_by_number: dict[str, str] = {}
@@ -214,13 +223,14 @@ class _RowChecker:
         }:
             known.guardians.append(guardian)
 
-    def _personal_number(self, text: str, problems: list[str]) -> PersonalNumber | None:
+    def _personal_number(self, text: str, problems: list[str]) -> IdentityNumber | None:
         if not text:
             return None
         try:
-            return parse_personal_number(text, self.today)
+            return self.rules.parse_identity_number(text, self.today)
         except InvalidPersonalNumber as error:
-            problems.append(_PERSONAL_NUMBER_PROBLEMS[error.problem.value])
+            problem = _PERSONAL_NUMBER_PROBLEMS[error.problem.value]
+            problems.append(problem.format(lengths=self.rules.identity_number_lengths))
             return None
 
     def _phone(self, text: str, column: str, problems: list[str]) -> str | None:

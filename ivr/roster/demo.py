@@ -1,13 +1,19 @@
 """A demo roster: two schools, twenty-odd pupils with Skatteverket's test personal numbers,
-guardians with phone numbers from the range set aside for fiction and example.com email."""
+guardians with phone numbers from the range set aside for fiction and example.com email.
+
+And a small Norwegian organisation, whose pupils have synthetic fødselsnummer (month + 80,
+as in Skatteetaten's test data: never a person's): the same calls in Norway, with eleven
+digits and day-first dates."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 
+from ivr.fodselsnummer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET, control_digits
 from ivr.roster.csv_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 DEMO_ORGANISATION = "Demo kommun"
@@ -62,7 +68,7 @@ _LAST_NAMES = [
     "Jansson",
 ]
 _ADULT_NAMES = ["Anna", "Erik", "Karin", "Lars", "Eva", "Johan", "Maria", "Per", "Sara", "Anders"]
-_LANGUAGES = ["", "", "", "", "en", "", "nb", ""]
+_LANGUAGES = ["", "", "", "", "", "en", "", "nb"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +140,58 @@ def demo_roster_csv(pupils: list[DemoPupil]) -> bytes:
             pupil.last_name,
             pupil.group,
         ]
-        # Pupils of 18 or more have a contact of their own in the demo.
+        # Pupils of 18 or more have a contact of their own in the demo (the Swedish
+        # numbers are written with their century; the Norwegian pupils are all children).
         own = ["", ""]
-        if 2026 - int(pupil.personal_number[:4]) >= 18:
+        swedish = len(pupil.personal_number) == 12
+        if swedish and 2026 - int(pupil.personal_number[:4]) >= 18:
             own = [_GUARDIAN_PHONES[-1 - index], f"{pupil.first_name.lower()}@example.com"]
         for name, phone, email, language in pupil.guardians or [("", "", "", "")]:
             writer.writerow([*base, name, phone, email, language, *own])
     return out.getvalue().encode("utf-8")
+
+
+DEMO_NORWAY_ORGANISATION = "Demo kommune"
+# The Norwegian demo line speaks Norwegian and offers English on a key (number: language
+# offered). Its number is in the same range set aside for fiction.
+DEMO_NORWAY_LINES = {"+46846500403": "en"}
+# Nils Nilsen, father of Ingrid and Jonas.
+DEMO_NORWAY_CALLER = "+46701740660"
+
+
+def synthetic_fodselsnummer(born: date, d_number: bool = False) -> str:
+    """A synthetic fødselsnummer (or D-number) for ``born``: month + 80, as in Skatteetaten's
+    test data, so it is never a person's; the first individual number down from 999 that
+    control digits fit."""
+    day = born.day + (D_NUMBER_DAY_OFFSET if d_number else 0)
+    month = born.month + SYNTHETIC_MONTH_OFFSET
+    for individual in range(999, 499, -1):
+        first_nine = f"{day:02d}{month:02d}{born:%y}{individual:03d}"
+        digits = control_digits(first_nine)
+        if digits is not None:
+            return first_nine + digits
+    raise ValueError(f"no fødselsnummer for {born}")
+
+
+def demo_norwegian_pupils() -> list[DemoPupil]:
+    nils = ("Nils Nilsen", DEMO_NORWAY_CALLER, "nils.nilsen@example.com", "")
+    emma = ("Emma Nilsen", "+46701740661", "emma.nilsen@example.com", "en")
+    liv = ("Liv Bakke", "+46701740662", "liv.bakke@example.com", "")
+    rows = [
+        ("Ingrid", "Nilsen", date(2014, 3, 14), False, "6A", [nils, emma]),
+        ("Jonas", "Nilsen", date(2017, 9, 2), False, "3B", [nils, emma]),
+        ("Sara", "Bakke", date(2015, 6, 21), False, "5A", [liv]),
+        ("Amir", "Haddad", date(2013, 11, 5), True, "7A", [liv]),
+    ]
+    return [
+        DemoPupil(
+            pupil_id=f"N{index + 1:04d}",
+            personal_number=synthetic_fodselsnummer(born, d_number),
+            first_name=first,
+            last_name=last,
+            school="Fjellskolen",
+            group=group,
+            guardians=guardians,
+        )
+        for index, (first, last, born, d_number, group, guardians) in enumerate(rows)
+    ]

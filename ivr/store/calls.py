@@ -50,6 +50,7 @@ _ADVANCE = (
         prompt_no=bindparam("next_prompt"),
         last_twiml=bindparam("twiml"),
         unknown_pupils=bindparam("unknown"),
+        language=bindparam("speaks"),
         updated_at=bindparam("now"),
     )
 )
@@ -117,9 +118,11 @@ def advance_call(
     state: str,
     twiml: str,
     now: datetime,
+    language: str,
     unknown_pupils: int = 0,
 ) -> bool:
-    """Save the call's next state if nobody else answered ``answered_prompt`` first.
+    """Save the call's next state (and the language it speaks from now on, which the
+    caller may have changed) if nobody else answered ``answered_prompt`` first.
 
     The condition on ``prompt_no`` makes the database, not a read before the write, decide
     which of two copies of the same webhook wins.
@@ -133,6 +136,7 @@ def advance_call(
             "new_state": state,
             "twiml": twiml,
             "unknown": unknown_pupils,
+            "speaks": language,
             "now": now,
         },
     )

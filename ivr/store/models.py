@@ -73,11 +73,15 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16))
+    # ISO 3166 code (SE, NO): how pupils are identified and dates keyed, and which public
+    # holidays are not school days (``ivr.countries``).
+    country: Mapped[str] = mapped_column(String(2), default="SE", server_default="SE")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class InboundNumber(Base):
-    """A number guardians call; it decides the organisation and the call's language."""
+    """A number guardians call; it decides the organisation and the call's language, and
+    may offer callers one other language on a key (``offer_language``)."""
 
     __tablename__ = "inbound_numbers"
 
@@ -85,6 +89,7 @@ class InboundNumber(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     language: Mapped[str | None] = mapped_column(String(16))
+    offer_language: Mapped[str | None] = mapped_column(String(16))
 
 
 class School(Base):

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ivr import metrics
 from ivr.absence import ReportingRules
+from ivr.countries import country
 from ivr.dtmf import PersonalNumberKeys, Silence, read_keys
 from ivr.flows import (
     CallContext,
@@ -38,6 +39,7 @@ from ivr.flows import (
 from ivr.i18n.lookup import Catalogues
 from ivr.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.reports import record_report
+from ivr.school_days import days_off
 from ivr.settings import Settings
 from ivr.store.calls import (
     add_call,
@@ -47,9 +49,9 @@ from ivr.store.calls import (
     unknown_pupils_from,
 )
 from ivr.store.db import Database
-from ivr.store.lines import Line, find_line, organisation_timezone
+from ivr.store.lines import Line, OrganisationRules, find_line, organisation_rules
 from ivr.store.roster import find_pupil_id
-from ivr.voice.twiml import render, say_and_hang_up
+from ivr.voice.twiml import Speaker, VoiceChoice, render, say_and_hang_up, voice_for
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +96,28 @@ class CallHandler:
         self.catalogues = catalogues
         self.clock = clock
         self.on_recorded: Callable[[], None] = lambda: None
-        self._timezones: dict[int, tuple[str, float]] = {}
+        self._organisations: dict[int, tuple[OrganisationRules, float]] = {}
+        self._voices = {
+            language: VoiceChoice(choice.voice, choice.language)
+            for language, choice in settings.voices.items()
+        }
+        self._speakers: dict[str, Speaker] = {}
+
+    def _speaker(self, language: str) -> Speaker:
+        """A language's catalogue and voice (``IVR_VOICES`` over the catalogue's)."""
+        speaker = self._speakers.get(language)
+        if speaker is None:
+            catalogue = self.catalogues(language)
+            speaker = Speaker(catalogue, voice_for(catalogue, self._voices))
+            self._speakers[language] = speaker
+        return speaker
 
     def _render(self, turn: Turn, language: str, prompt_no: int) -> str:
+        """The turn as TwiML, in ``language`` or the one the caller has just chosen."""
         return render(
             turn,
-            self.catalogues(language),
+            self._speaker,
+            turn.language or language,
             step_url(prompt_no),
             self.settings.gather_timeout_seconds,
         )
@@ -120,10 +138,13 @@ class CallHandler:
         if existing is not None:
             return Answer(existing.last_twiml, step="incoming", outcome="repeat")
         now = self.clock()
-        line = find_line(connection, _as_e164(called))
-        language = line.language if line else self.settings.language
+        line = find_line(connection, _as_e164(called), caller)
+        language = _language(line) or self.settings.language
         refused = self._refusal(connection, line, caller, now)
-        turn = refuse(refused) if refused else welcome()
+        if refused or line is None:
+            turn = refuse(refused or "unknown_line")
+        else:
+            turn = welcome(country(line.country).identity_number, _offer(line, language))
         twiml = self._render(turn, language, 1)
         add_call(
             connection,
@@ -191,13 +212,9 @@ class CallHandler:
             return Answer(call.last_twiml, outcome="repeat")
         state = CallState.from_json(call.state)
         now = self.clock()
-        zone = self._timezone(connection, call.organisation_id)
-        local_now = now.astimezone(_zone(zone)) if zone else now
-        context = CallContext(
-            rules=ReportingRules(today=local_now.date(), horizon_days=self.settings.horizon_days),
-            max_failures=self.settings.max_failures,
-            max_unknown_pupils=self.settings.max_unknown_pupils_per_call,
-        )
+        organisation = self._organisation(connection, call.organisation_id)
+        local_now = now.astimezone(_zone(organisation.timezone)) if organisation else now
+        context = self._context(local_now.date(), organisation, call.language)
         keys = self._read(connection, state, digits, call.organisation_id, context)
         if isinstance(keys, UnknownPupil):
             metrics.UNKNOWN_PUPILS.inc()
@@ -224,6 +241,7 @@ class CallHandler:
             turn.state.to_json(),
             twiml,
             now,
+            language=turn.language or call.language,
             unknown_pupils=turn.state.unknown_pupils,
         )
         if not saved:
@@ -240,16 +258,38 @@ class CallHandler:
         )
         return Answer(twiml, reference, step=state.step)
 
-    def _timezone(self, connection: Connection, organisation_id: int | None) -> str | None:
-        """The organisation's time zone, read at most once a minute: it decides "today"."""
+    def _organisation(
+        self, connection: Connection, organisation_id: int | None
+    ) -> OrganisationRules | None:
+        """The organisation's time zone (it decides "today") and country, read at most
+        once a minute."""
         if organisation_id is None:
             return None
-        cached = self._timezones.get(organisation_id)
+        cached = self._organisations.get(organisation_id)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
-        zone = organisation_timezone(connection, organisation_id)
-        self._timezones[organisation_id] = (zone, time.monotonic() + ORGANISATION_CACHE_SECONDS)
-        return zone
+        rules = organisation_rules(connection, organisation_id)
+        self._organisations[organisation_id] = (
+            rules,
+            time.monotonic() + ORGANISATION_CACHE_SECONDS,
+        )
+        return rules
+
+    def _context(
+        self, today: date, organisation: OrganisationRules | None, language: str
+    ) -> CallContext:
+        """What the flow needs to know, from the settings and the organisation's country."""
+        rules = ReportingRules(today=today, horizon_days=self.settings.horizon_days)
+        rules_of = country(organisation.country if organisation else self.settings.country)
+        return CallContext(
+            rules=rules,
+            max_failures=self.settings.max_failures,
+            max_unknown_pupils=self.settings.max_unknown_pupils_per_call,
+            identity_number=rules_of.identity_number,
+            date_order=rules_of.date_order,
+            days_off=days_off(rules_of.code, today, rules.last_reportable_day),
+            language=language,
+        )
 
     def _read(
         self,
@@ -259,10 +299,10 @@ class CallHandler:
         organisation_id: int | None,
         context: CallContext,
     ) -> FlowInput:
-        expect = expects(state.step)
+        expect = expects(state.step, context)
         if expect is None or organisation_id is None:
             return Silence()
-        keys = read_keys(digits, expect, context.rules.today)
+        keys = read_keys(digits, expect, context.rules.today, context.date_order)
         if not isinstance(keys, PersonalNumberKeys):
             return keys
         number_hash = keys.number.keyed_hash(self.settings.personal_number_key)
@@ -284,8 +324,9 @@ class CallHandler:
         )
 
     def _lost_call(self) -> str:
-        catalogue = self.catalogues(None)
-        return say_and_hang_up(catalogue.text("speech.refused.unavailable"), catalogue)
+        speaker = self._speaker(self.catalogues.default.language)
+        text = speaker.catalogue.text("speech.refused.unavailable")
+        return say_and_hang_up(text, speaker.voice)
 
     # --- the provider reports the call's status -------------------------------------------
 
@@ -298,6 +339,25 @@ class CallHandler:
             ),
             within=self.settings.webhook_deadline_seconds,
         )
+
+
+def _language(line: Line | None) -> str | None:
+    """The language a call starts in: the calling guardian's, else the number's (else the
+    organisation's, which ``find_line`` has already put in ``line.language``)."""
+    if line is None:
+        return None
+    return line.caller_language or line.language
+
+
+def _offer(line: Line, language: str) -> str | None:
+    """The other language the first prompt offers, if the number offers one: its
+    ``offer_language``, or the number's own language for a caller who starts in that. A
+    guardian whose preferred language the call starts in is not offered another: the
+    offer would only cost them time."""
+    if line.offer_language is None or line.caller_language is not None:
+        return None
+    offer = line.offer_language if language != line.offer_language else line.language
+    return None if offer == language else offer
 
 
 def _as_e164(number: str) -> str:

@@ -61,6 +61,8 @@ async def signed_form(request: Request) -> dict[str, str]:
     for name, value in form.multi_items():
         if isinstance(value, UploadFile):
             raise HTTPException(status_code=415, detail="file uploads are not accepted")
+        if "\x00" in value:
+            raise HTTPException(status_code=400, detail="NUL characters are not accepted")
         fields.setdefault(name, []).append(value)
     validator: RequestValidator = request.app.state.validator
     url = public_url(request.app.state.settings.public_base_url, request)
