@@ -1,7 +1,7 @@
 """Calls in progress: the flow's state per CallSid, shared by every server process.
 
-These run on every webhook, so they are SQLAlchemy Core statements built once: no ORM
-identity map, no statement building or cache-key computing per request.
+Every webhook runs a few of these, so they are Core statements built once and sent
+straight to the driver (``DriverStatement``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from ivr.store.db import DriverStatement
 from ivr.store.models import Call, table_of
 
 _calls = table_of(Call)
@@ -30,19 +31,36 @@ class CallRecord:
     last_twiml: str
 
 
-_FIND = select(
-    _calls.c.id,
-    _calls.c.organisation_id,
-    _calls.c.caller,
-    _calls.c.language,
-    _calls.c.state,
-    _calls.c.prompt_no,
-    _calls.c.last_twiml,
-).where(_calls.c.call_sid == bindparam("sid"))
+_FIND = DriverStatement(
+    select(
+        _calls.c.id,
+        _calls.c.organisation_id,
+        _calls.c.caller,
+        _calls.c.language,
+        _calls.c.state,
+        _calls.c.prompt_no,
+        _calls.c.last_twiml,
+    ).where(_calls.c.call_sid == bindparam("sid"))
+)
 
-_ADD = insert(_calls)
+_ADD_COLUMNS = (
+    "call_sid",
+    "organisation_id",
+    "caller",
+    "called",
+    "language",
+    "state",
+    "prompt_no",
+    "last_twiml",
+    "status",
+    "unknown_pupils",
+    "refused_reason",
+    "started_at",
+    "updated_at",
+)
+_ADD = DriverStatement(insert(_calls).values({name: bindparam(name) for name in _ADD_COLUMNS}))
 
-_ADVANCE = (
+_ADVANCE = DriverStatement(
     update(_calls)
     .where(_calls.c.id == bindparam("call_id"), _calls.c.prompt_no == bindparam("answered"))
     .values(
@@ -55,11 +73,13 @@ _ADVANCE = (
     )
 )
 
-_UNKNOWN_FROM = select(func.coalesce(func.sum(_calls.c.unknown_pupils), 0)).where(
-    _calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since")
+_UNKNOWN_FROM = DriverStatement(
+    select(func.sum(_calls.c.unknown_pupils)).where(
+        _calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since")
+    )
 )
 
-_STATUS = (
+_STATUS = DriverStatement(
     update(_calls)
     .where(_calls.c.call_sid == bindparam("sid"))
     .values(
@@ -72,7 +92,7 @@ _STATUS = (
 
 
 def find_call(connection: Connection, call_sid: str) -> CallRecord | None:
-    row = connection.execute(_FIND, {"sid": call_sid}).first()
+    row = _FIND.run(connection, {"sid": call_sid}).fetchone()
     return None if row is None else CallRecord(*row)
 
 
@@ -92,8 +112,8 @@ def add_call(
 ) -> None:
     """The call's first row, at prompt 1. A second copy of the same webhook fails here on
     the unique ``call_sid``."""
-    connection.execute(
-        _ADD,
+    _ADD.run(
+        connection,
         {
             "call_sid": call_sid,
             "organisation_id": organisation_id,
@@ -105,6 +125,7 @@ def add_call(
             "last_twiml": twiml,
             "status": status,
             "refused_reason": refused_reason,
+            "unknown_pupils": 0,
             "started_at": now,
             "updated_at": now,
         },
@@ -127,8 +148,8 @@ def advance_call(
     The condition on ``prompt_no`` makes the database, not a read before the write, decide
     which of two copies of the same webhook wins.
     """
-    result = connection.execute(
-        _ADVANCE,
+    cursor = _ADVANCE.run(
+        connection,
         {
             "call_id": call_id,
             "answered": answered_prompt,
@@ -140,12 +161,13 @@ def advance_call(
             "now": now,
         },
     )
-    return bool(result.rowcount)
+    return bool(cursor.rowcount)
 
 
 def unknown_pupils_from(connection: Connection, caller: str, since: datetime) -> int:
     """Unknown personal numbers keyed from ``caller``'s number in calls since ``since``."""
-    return int(connection.execute(_UNKNOWN_FROM, {"caller": caller, "since": since}).scalar_one())
+    (total,) = _UNKNOWN_FROM.run(connection, {"caller": caller, "since": since}).fetchone()
+    return int(total or 0)
 
 
 def record_status(
@@ -156,8 +178,8 @@ def record_status(
     ended_at: datetime | None,
     now: datetime,
 ) -> bool:
-    result = connection.execute(
-        _STATUS,
+    cursor = _STATUS.run(
+        connection,
         {
             "sid": call_sid,
             "new_status": status,
@@ -166,7 +188,7 @@ def record_status(
             "now": now,
         },
     )
-    return bool(result.rowcount)
+    return bool(cursor.rowcount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.store.db import DriverStatement
 from ivr.store.models import Guardian, InboundNumber, Organisation, table_of
 
 
@@ -45,7 +46,7 @@ _CALLER_LANGUAGE = (
     .correlate(_organisations)
     .scalar_subquery()
 )
-_FIND_LINE = (
+_FIND_LINE = DriverStatement(
     select(
         _organisations.c.id,
         _organisations.c.name,
@@ -63,7 +64,7 @@ _FIND_LINE = (
 def find_line(connection: Connection, number: str, caller: str = "") -> Line | None:
     """The line of the dialled ``number``, with the preferred language of the guardian
     calling from ``caller`` (E.164) if there is one: one query on every incoming call."""
-    row = connection.execute(_FIND_LINE, {"number": number, "caller": caller}).first()
+    row = _FIND_LINE.run(connection, {"number": number, "caller": caller}).fetchone()
     return None if row is None else Line(*row)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
+from ivr.store.db import DriverStatement
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
 
 BATCH = 500
@@ -24,9 +25,11 @@ _guardian_table = table_of(Guardian)
 _link_table = table_of(PupilGuardian)
 
 # Run during calls: Core statements built once (see ``ivr.store.calls``).
-_FIND_PUPIL = select(_pupil_table.c.id).where(
-    _pupil_table.c.organisation_id == bindparam("organisation_id"),
-    _pupil_table.c.personal_number_hash == bindparam("number_hash"),
+_FIND_PUPIL = DriverStatement(
+    select(_pupil_table.c.id).where(
+        _pupil_table.c.organisation_id == bindparam("organisation_id"),
+        _pupil_table.c.personal_number_hash == bindparam("number_hash"),
+    )
 )
 _PUPIL_FOR_REPORT = (
     select(
@@ -61,8 +64,8 @@ def find_pupil_id(
     connection: Connection, organisation_id: int, personal_number_hash: str
 ) -> int | None:
     values = {"organisation_id": organisation_id, "number_hash": personal_number_hash}
-    pupil_id: int | None = connection.execute(_FIND_PUPIL, values).scalar()
-    return pupil_id
+    row = _FIND_PUPIL.run(connection, values).fetchone()
+    return None if row is None else int(row[0])
 
 
 @dataclass(frozen=True, slots=True)
