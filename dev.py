@@ -91,8 +91,8 @@ def line() -> None:
 def test() -> None:
     install()
     install_browser()
-    run(BIN / "ruff", "check", "ivr", "tests", "dev.py")
-    run(BIN / "ruff", "format", "--check", "ivr", "tests", "dev.py")
+    run(BIN / "ruff", "check", "ivr", "tests", "scripts", "dev.py")
+    run(BIN / "ruff", "format", "--check", "ivr", "tests", "scripts", "dev.py")
     run(BIN / "mypy")
     run(BIN / "pytest", *sys.argv[2:])
 

@@ -37,7 +37,7 @@ from ivr.notify.dispatcher import Dispatcher
 from ivr.notify.gateways import build_gateways
 from ivr.settings import Settings
 from ivr.store import migrate
-from ivr.store.db import create_engine, session_factory, sync_url
+from ivr.store.db import Database, sync_url
 from ivr.store.models import OutboxMessage
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -153,9 +153,9 @@ def queue(url: str, count: int) -> None:
 
 
 async def drain(settings: Settings, total: int) -> dict[str, Any]:
-    engine = create_engine(settings.database_url)
+    database = Database(settings.database_url, serving=True)
     gateways = build_gateways(settings)
-    dispatcher = Dispatcher(session_factory(engine), gateways, settings)
+    dispatcher = Dispatcher(database, gateways, settings)
     rss = {"start": rss_mb()}
     marks = {int(total * share): f"{int(share * 100)}%" for share in (0.1, 0.5, 1.0)}
     handled = 0
@@ -171,15 +171,12 @@ async def drain(settings: Settings, total: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     for gateway in gateways.values():
         await gateway.close()
-    async with engine.connect() as connection:
-        statuses = dict(
-            (
-                await connection.execute(
-                    sa.text("SELECT status, count(*) FROM outbox GROUP BY status")
-                )
-            ).all()
-        )
-    await engine.dispose()
+    database.dispose()
+    engine = sa.create_engine(sync_url(settings.database_url))
+    with engine.connect() as connection:
+        query = sa.text("SELECT status, count(*) FROM outbox GROUP BY status")
+        statuses: dict[str, int] = dict(connection.execute(query).all())
+    engine.dispose()
     return {
         "messages": handled,
         "seconds": round(seconds, 2),
@@ -217,7 +214,7 @@ def run(kind: str, count: int, profile: bool) -> dict[str, Any]:
         )
         with providers(sms_port, smtp_port) as received:
             if profile:
-                from pyinstrument import Profiler
+                from pyinstrument import Profiler  # type: ignore[import-not-found]
 
                 profiler = Profiler()
                 profiler.start()

@@ -1,0 +1,65 @@
+"""The benchmark scripts still run against the code as it is: a short run of each on SQLite
+must finish cleanly, check the database and report the figures the README quotes. The
+figures themselves are not judged here (timings belong to the benchmarks, not the tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_script(*arguments: str) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("IVR_")}
+    return subprocess.run(  # noqa: S603 - the project's own scripts
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_the_load_benchmark_places_calls_and_checks_the_database(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    completed = _run_script(
+        "scripts/bench.py",
+        "--quick",
+        "--db",
+        "sqlite",
+        "--seconds",
+        "2",
+        "--warmup",
+        "0.5",
+        "--json",
+        str(report),
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = json.loads(report.read_text())["databases"]["sqlite"]
+    assert figures["errors"] == 0
+    assert figures["calls"] > 0
+    assert figures["rps"] > 0 and figures["baseline_rps"] > 0
+    assert figures["ratio"] > 0
+    assert abs(figures["ratio"] - figures["rps"] / figures["baseline_rps"]) < 0.001
+    assert figures["p50_ms"] <= figures["p99_ms"]
+    assert figures["rss_mb"] > 0
+    check = figures["database_check"]
+    assert check["ok"] and check["problems"] == []
+    assert check["absences"] == check["references_seen"] > 0
+
+
+def test_the_dispatcher_benchmark_sends_every_message_once(tmp_path: Path) -> None:
+    report = tmp_path / "dispatch.json"
+    completed = _run_script("scripts/bench_dispatch.py", "--messages", "300", "--json", str(report))
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = json.loads(report.read_text())["sqlite"]
+    assert figures["messages"] == 300
+    assert figures["statuses"] == {"sent": 300}
+    assert figures["received"] == {"sms": 150, "email": 150}
+    assert figures["lost_or_doubled"] == 0
