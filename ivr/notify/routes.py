@@ -9,15 +9,21 @@ from fastapi.responses import Response
 
 from ivr.store.db import Database
 from ivr.store.outbox import record_provider_status
-from ivr.voice.signature import WEBHOOK_ERRORS, TwilioForm
+from ivr.voice.signature import WEBHOOK_ERRORS, form_body, signed_form
 
 router = APIRouter(tags=["twilio"])
 
 
-@router.post("/twilio/sms/status", status_code=204, responses=WEBHOOK_ERRORS)
-async def sms_status(form: TwilioForm, request: Request) -> Response:
+@router.post(
+    "/twilio/sms/status",
+    status_code=204,
+    responses=WEBHOOK_ERRORS,
+    openapi_extra={"requestBody": form_body("MessageSid", "MessageStatus", "ErrorCode")},
+)
+async def sms_status(request: Request) -> Response:
     """Message status callback: ``delivered``, ``undelivered`` or ``failed`` (and the steps
     before). The message is found by its ``MessageSid``."""
+    form = await signed_form(request)
     message_sid = form.get("MessageSid", "").strip()
     status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
     if not message_sid or not status:

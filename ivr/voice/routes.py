@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from ivr import metrics
 from ivr.voice.calls import STEP_PATH, Answer, CallHandler
-from ivr.voice.signature import WEBHOOK_ERRORS, TwilioForm
+from ivr.voice.signature import WEBHOOK_ERRORS, form_body, signed_form
 
 TWIML = "text/xml; charset=utf-8"
 ABSENCE_HEADER = "X-Absence-Reference"
@@ -29,6 +29,20 @@ log = logging.getLogger(__name__)
 _TWIML_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/xml": {}}, "description": "TwiML for the provider."},
     **WEBHOOK_ERRORS,
+}
+
+_PROMPT_RANGE = range(1, 10_001)
+_STEP_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "prompt",
+            "in": "query",
+            "required": True,
+            "description": "The number of the prompt the caller answers (from the gather).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": _PROMPT_RANGE[-1]},
+        }
+    ],
+    "requestBody": form_body("CallSid", "From", "To", "Digits"),
 }
 
 router = APIRouter(tags=["twilio"])
@@ -42,6 +56,13 @@ def _calls(request: Request) -> CallHandler:
 def _twiml(answer: Answer) -> Response:
     headers = {ABSENCE_HEADER: answer.absence_reference} if answer.absence_reference else None
     return Response(answer.twiml, media_type=TWIML, headers=headers)
+
+
+def _prompt(request: Request) -> int:
+    value = request.query_params.get("prompt", "")
+    if not (value.isascii() and value.isdigit() and int(value) in _PROMPT_RANGE):
+        raise HTTPException(status_code=422, detail="prompt: a prompt number is required")
+    return int(value)
 
 
 def _required(form: dict[str, str], name: str) -> str:
@@ -69,32 +90,50 @@ async def _answer_or_apologise(
     return _twiml(answer)
 
 
-@router.post("/twilio/voice", response_class=Response, responses=_TWIML_RESPONSE)
-async def incoming_call(request: Request, form: TwilioForm) -> Response:
+@router.post(
+    "/twilio/voice",
+    response_class=Response,
+    responses=_TWIML_RESPONSE,
+    openapi_extra={"requestBody": form_body("CallSid", "From", "To")},
+)
+async def incoming_call(request: Request) -> Response:
     """The number's "a call comes in" webhook: greet the caller, or refuse the call."""
+    form = await signed_form(request)
     call_sid = _required(form, "CallSid")
     calls = _calls(request)
     work = calls.incoming(call_sid, form.get("From", "").strip(), _required(form, "To"))
     return await _answer_or_apologise(calls, "incoming", call_sid, work)
 
 
-@router.post(STEP_PATH, response_class=Response, responses=_TWIML_RESPONSE)
-async def keys_entered(
-    request: Request,
-    form: TwilioForm,
-    prompt: Annotated[int, Query(ge=1, le=10_000)],
-) -> Response:
+@router.post(
+    STEP_PATH,
+    response_class=Response,
+    responses={
+        **_TWIML_RESPONSE,
+        422: {"description": "`prompt` is missing or not a prompt number."},
+    },
+    openapi_extra=_STEP_OPENAPI,
+)
+async def keys_entered(request: Request) -> Response:
     """What the caller keyed at prompt number ``prompt`` (no ``Digits``: silence)."""
+    form = await signed_form(request)
+    prompt = _prompt(request)
     call_sid = _required(form, "CallSid")
     calls = _calls(request)
     work = calls.answer(call_sid, prompt, form.get("Digits"))
     return await _answer_or_apologise(calls, "step", call_sid, work)
 
 
-@router.post(FALLBACK_PATH, response_class=Response, responses=_TWIML_RESPONSE)
-async def fallback(request: Request, form: TwilioForm) -> Response:
+@router.post(
+    FALLBACK_PATH,
+    response_class=Response,
+    responses=_TWIML_RESPONSE,
+    openapi_extra={"requestBody": form_body("CallSid", "ErrorCode")},
+)
+async def fallback(request: Request) -> Response:
     """The number's fallback URL, which the provider calls when the main webhook failed or
     timed out. Needs nothing but the settings: it works with the database down."""
+    form = await signed_form(request)
     log.warning(
         "fallback webhook",
         extra={"call_sid": form.get("CallSid", ""), "error_code": form.get("ErrorCode", "")},
@@ -108,9 +147,11 @@ async def fallback(request: Request, form: TwilioForm) -> Response:
     "/twilio/voice/status",
     status_code=204,
     responses=WEBHOOK_ERRORS,
+    openapi_extra={"requestBody": form_body("CallSid", "CallStatus", "CallDuration")},
 )
-async def call_status(request: Request, form: TwilioForm) -> Response:
+async def call_status(request: Request) -> Response:
     """Call status callback: the call was answered, completed, failed..."""
+    form = await signed_form(request)
     call_sid = _required(form, "CallSid")
     status = _required(form, "CallStatus")
     duration = form.get("CallDuration", "")
