@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Dialect, Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.absence import AbsencePeriod
+from ivr.store.db import DriverStatement
 from ivr.store.feed import REPORTED, record_event
 from ivr.store.models import Absence, Organisation, Pupil, School, table_of
 
@@ -41,21 +42,41 @@ class NewAbsence:
 _absences = table_of(Absence)
 
 
-def _insert_unless_reference_taken(dialect: Any) -> Any:
+_ADD_COLUMNS = (
+    "organisation_id",
+    "school_id",
+    "pupil_id",
+    "start_date",
+    "start_time",
+    "end_date",
+    "end_time",
+    "reported_at",
+    "caller",
+    "caller_is_guardian",
+    "call_sid",
+    "number_in_call",
+    "status",
+    "reference",
+)
+_DIALECTS: dict[str, Any] = {"sqlite": sqlite, "postgresql": postgresql}
+
+
+def _insert_unless_reference_taken(dialect: Dialect) -> Insert:
     """``INSERT ... ON CONFLICT (reference) DO NOTHING RETURNING id``: a clash of references
     returns no row (draw again); any other conflict, such as the same report of the same
     call twice, still fails."""
-    return (
-        dialect.insert(_absences)
+    insert: Insert = (
+        _DIALECTS[dialect.name]
+        .insert(_absences)
+        .values({name: bindparam(name) for name in _ADD_COLUMNS})
         .on_conflict_do_nothing(index_elements=[_absences.c.reference])
         .returning(_absences.c.id)
     )
+    return insert
 
 
-_ADD = {
-    "sqlite": _insert_unless_reference_taken(sqlite),
-    "postgresql": _insert_unless_reference_taken(postgresql),
-}
+# Run on every report during calls (see ``ivr.store.calls``).
+_ADD = DriverStatement(_insert_unless_reference_taken)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +88,6 @@ class AddedAbsence:
 def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
     """Insert with a fresh reference (drawn again on the rare clash). The absence enters
     the staff feed in the same transaction."""
-    statement = _ADD[connection.dialect.name]
     values = {
         "organisation_id": new.organisation_id,
         "school_id": new.school_id,
@@ -85,8 +105,9 @@ def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
     }
     for _attempt in range(5):
         reference = new_reference()
-        absence_id = connection.execute(statement, {**values, "reference": reference}).scalar()
-        if absence_id is not None:
+        row = _ADD.first(connection, {**values, "reference": reference})
+        if row is not None:
+            (absence_id,) = row
             record_event(connection, absence_id, new.school_id, REPORTED, new.reported_at)
             return AddedAbsence(absence_id, reference)
     raise RuntimeError("could not draw a free absence reference")

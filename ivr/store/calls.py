@@ -92,7 +92,7 @@ _STATUS = DriverStatement(
 
 
 def find_call(connection: Connection, call_sid: str) -> CallRecord | None:
-    row = _FIND.run(connection, {"sid": call_sid}).fetchone()
+    row = _FIND.first(connection, {"sid": call_sid})
     return None if row is None else CallRecord(*row)
 
 
@@ -166,7 +166,7 @@ def advance_call(
 
 def unknown_pupils_from(connection: Connection, caller: str, since: datetime) -> int:
     """Unknown personal numbers keyed from ``caller``'s number in calls since ``since``."""
-    (total,) = _UNKNOWN_FROM.run(connection, {"caller": caller, "since": since}).fetchone()
+    (total,) = _UNKNOWN_FROM.first(connection, {"caller": caller, "since": since}) or (0,)
     return int(total or 0)
 
 

@@ -17,6 +17,7 @@ work, a function of a session, in one transaction, from async code:
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -71,7 +72,12 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver itself, since this runs before every transaction (every webhook's);
+        # its errors ("locked") raised as SQLAlchemy's own, as the rest of the code expects.
+        try:
+            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        except sqlite3.OperationalError as error:
+            raise OperationalError("BEGIN IMMEDIATE", None, error) from error
 
 
 def open_engine(
@@ -225,49 +231,134 @@ class DriverStatement:
 
     SQLAlchemy's execution path costs several times what SQLite takes to run such a
     statement, so the few statements of the webhooks skip it: each is written once as a
-    Core statement (with only ``bindparam`` values), compiled once per database kind, and
-    run on the driver's cursor inside the connection's transaction. Values whose column
-    type converts them (moments on SQLite) go through that type's own bind processor, so
-    what is stored is exactly what SQLAlchemy would store.
+    Core statement (with only ``bindparam`` values), or as a function of the dialect where
+    the databases need different SQL, compiled once per database kind, and run on the
+    driver's cursor inside the connection's transaction. Values go through their column
+    types' own bind processors, and rows read with ``first``/``all`` through the result
+    processors (dates and moments on SQLite), so what is stored and read back is exactly
+    what SQLAlchemy itself would store and read.
     """
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement | Callable[[Dialect], ClauseElement]) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            sql = self.statement.compile(dialect=dialect)
+            statement = (
+                self.statement
+                if isinstance(self.statement, ClauseElement)
+                else self.statement(dialect)
+            )
+            sql = statement.compile(dialect=dialect)
             assert isinstance(sql, SQLCompiler), "a SQL statement"
             processors: dict[str, Callable[[Any], Any]] = {}
             # Values written into the statement itself (a LIMIT 1, say) are binds too.
             fixed: dict[str, Any] = {}
             for bind, name in sql.bind_names.items():
-                processor = bind.type.bind_processor(dialect)
+                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
                     processors[name] = processor
                 if not bind.required:
                     fixed[name] = bind.effective_value
-            compiled = _Compiled(str(sql), sql.positiontup, processors, fixed)
+            # Columns the statement leaves to their Python-side defaults (``default=``).
+            defaults: dict[str, Callable[[], Any]] = {}
+            for column in (*sql.insert_prefetch, *sql.update_prefetch):
+                default = column.onupdate if column in sql.update_prefetch else column.default
+                defaults[column.key] = _default_value(default)
+            readers = tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in getattr(statement, "exported_columns", ())
+            )
+            compiled = _Compiled(
+                str(sql),
+                sql.positiontup,
+                processors,
+                fixed,
+                defaults,
+                readers if any(readers) else None,
+            )
             self._compiled[dialect.name] = compiled
         return compiled
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> Any:
-        """Execute with ``values`` (by bind name); the driver's cursor, to fetch from."""
+        """Execute with ``values`` (by bind name); the driver's cursor, to fetch from (its
+        rows as the driver gives them: use ``first`` or ``all`` for typed values)."""
         compiled = self._for(connection.dialect)
-        converted = dict(compiled.fixed)
-        for name, value in values.items():
-            processor = compiled.processors.get(name)
-            converted[name] = value if processor is None else processor(value)
-        parameters: Any = (
-            tuple(converted[name] for name in compiled.positions)
-            if compiled.positions is not None
-            else converted
-        )
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(compiled.sql, parameters)
+        cursor = _driver_cursor(connection)
+        parameters = compiled.parameters(values)
+        try:
+            cursor.execute(compiled.sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(connection, error, compiled.sql, parameters) from error
         return cursor
+
+    def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Execute once per row of values (``executemany``)."""
+        compiled = self._for(connection.dialect)
+        cursor = _driver_cursor(connection)
+        parameters = [compiled.parameters(values) for values in rows]
+        try:
+            cursor.executemany(compiled.sql, parameters)
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(connection, error, compiled.sql, parameters) from error
+
+    def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, if any. The statement is finished with (closed) either way:
+        SQLite cannot commit while an ``INSERT ... RETURNING`` is still being read."""
+        cursor = self.run(connection, values)
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        return None if row is None else self._for(connection.dialect).read(row)
+
+    def all(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        read = self._for(connection.dialect).read
+        cursor = self.run(connection, values)
+        try:
+            return [read(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+
+def _default_value(default: Any) -> Callable[[], Any]:
+    """A column's Python-side default as a function of nothing: its value, or what its
+    function returns (SQLAlchemy's wrapped form takes an execution context, unused here)."""
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    if default.is_callable:
+        make = default.arg
+        return lambda: make(None)
+    raise TypeError(f"a driver statement cannot fill the default {default!r}")
+
+
+def _as_sqlalchemy_error(
+    connection: Connection, error: Any, sql: str, parameters: Any
+) -> StatementError:
+    """The driver's error as SQLAlchemy would raise it (``IntegrityError``,
+    ``OperationalError``...), which is what the rest of the code catches; a connection the
+    server has dropped is invalidated, so the pool does not hand it out again."""
+    dialect = connection.dialect
+    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
+    if lost:
+        connection.invalidate(error)
+    wrapped: StatementError = DBAPIError.instance(
+        sql,
+        parameters,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=lost,
+        dialect=dialect,
+    )
+    return wrapped
+
+
+def _driver_cursor(connection: Connection) -> Any:
+    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,3 +367,26 @@ class _Compiled:
     positions: Sequence[str] | None
     processors: Mapping[str, Callable[[Any], Any]]
     fixed: Mapping[str, Any]
+    defaults: Mapping[str, Callable[[], Any]]
+    readers: tuple[Callable[[Any], Any] | None, ...] | None
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        given = {**self.fixed, **values}
+        for name, default in self.defaults.items():
+            if name not in values:
+                given[name] = default()
+        converted = {}
+        for name, value in given.items():
+            processor = self.processors.get(name)
+            converted[name] = value if processor is None else processor(value)
+        if self.positions is not None:
+            return tuple(converted[name] for name in self.positions)
+        return converted
+
+    def read(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        if self.readers is None:
+            return tuple(row)
+        return tuple(
+            value if reader is None else reader(value)
+            for value, reader in zip(row, self.readers, strict=True)
+        )

@@ -49,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.store.db import DriverStatement
 from ivr.store.models import (
     Absence,
     FeedEvent,
@@ -97,26 +98,24 @@ def _settled(session: Session) -> ColumnElement[bool] | None:
     return FeedEvent.transaction_id < oldest_running
 
 
-_RECORD_EVENT: dict[str, Any] = {}
+# Also run on every report during calls (see ``ivr.store.calls``).
+_RECORD_EVENT = DriverStatement(
+    lambda dialect: insert(table_of(FeedEvent)).values(
+        transaction_id=_current_transaction(dialect.name),
+        absence_id=bindparam("absence_id"),
+        school_id=bindparam("school_id"),
+        kind=bindparam("kind"),
+        happened_at=bindparam("at"),
+    )
+)
 
 
 def record_event(
     connection: Connection, absence_id: int, school_id: int, kind: str, at: datetime
 ) -> None:
-    """Write a feed event of ``absence_id`` in the caller's transaction. (Also on every
-    report during calls: the statement is built once per database kind.)"""
-    dialect = connection.dialect.name
-    statement = _RECORD_EVENT.get(dialect)
-    if statement is None:
-        statement = _RECORD_EVENT[dialect] = insert(table_of(FeedEvent)).values(
-            transaction_id=_current_transaction(dialect),
-            absence_id=bindparam("absence_id"),
-            school_id=bindparam("school_id"),
-            kind=bindparam("kind"),
-            happened_at=bindparam("at"),
-        )
-    connection.execute(
-        statement, {"absence_id": absence_id, "school_id": school_id, "kind": kind, "at": at}
+    """Write a feed event of ``absence_id`` in the caller's transaction."""
+    _RECORD_EVENT.run(
+        connection, {"absence_id": absence_id, "school_id": school_id, "kind": kind, "at": at}
     )
 
 

@@ -64,7 +64,7 @@ _FIND_LINE = DriverStatement(
 def find_line(connection: Connection, number: str, caller: str = "") -> Line | None:
     """The line of the dialled ``number``, with the preferred language of the guardian
     calling from ``caller`` (E.164) if there is one: one query on every incoming call."""
-    row = _FIND_LINE.run(connection, {"number": number, "caller": caller}).fetchone()
+    row = _FIND_LINE.first(connection, {"number": number, "caller": caller})
     return None if row is None else Line(*row)
 
 
@@ -76,13 +76,15 @@ class OrganisationRules:
     country: str
 
 
-_RULES = select(_organisations.c.timezone, _organisations.c.country).where(
-    _organisations.c.id == bindparam("organisation_id")
+_RULES = DriverStatement(
+    select(_organisations.c.timezone, _organisations.c.country).where(
+        _organisations.c.id == bindparam("organisation_id")
+    )
 )
 
 
 def organisation_rules(connection: Connection, organisation_id: int) -> OrganisationRules:
-    row = connection.execute(_RULES, {"organisation_id": organisation_id}).first()
+    row = _RULES.first(connection, {"organisation_id": organisation_id})
     if row is None:
         raise LookupError(f"no organisation {organisation_id}")
     return OrganisationRules(*row)

@@ -7,13 +7,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.store.db import DriverStatement
 from ivr.store.models import Absence, OutboxMessage, table_of
 
-_QUEUE = insert(table_of(OutboxMessage))
+_QUEUE_COLUMNS = (
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+    "absence_id",
+    "kind",
+    "recipient",
+    "recipient_name",
+    "channel",
+    "address",
+    "language",
+    "subject",
+    "body",
+)
+# Run on every report during calls (see ``ivr.store.calls``).
+_QUEUE = DriverStatement(
+    insert(table_of(OutboxMessage)).values({name: bindparam(name) for name in _QUEUE_COLUMNS})
+)
 
 PENDING = "pending"
 SENDING = "sending"
@@ -59,7 +77,7 @@ def queue(
         for draft in drafts
     ]
     if rows:
-        connection.execute(_QUEUE, rows)
+        _QUEUE.run_many(connection, rows)
     return len(rows)
 
 

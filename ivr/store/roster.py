@@ -31,7 +31,7 @@ _FIND_PUPIL = DriverStatement(
         _pupil_table.c.personal_number_hash == bindparam("number_hash"),
     )
 )
-_PUPIL_FOR_REPORT = (
+_PUPIL_FOR_REPORT = DriverStatement(
     select(
         _pupil_table.c.id,
         _pupil_table.c.school_id,
@@ -46,7 +46,7 @@ _PUPIL_FOR_REPORT = (
     .join(_school_table, _school_table.c.id == _pupil_table.c.school_id)
     .where(_pupil_table.c.id == bindparam("pupil_id"))
 )
-_GUARDIANS_OF = (
+_GUARDIANS_OF = DriverStatement(
     select(
         _guardian_table.c.id,
         _guardian_table.c.name,
@@ -64,7 +64,7 @@ def find_pupil_id(
     connection: Connection, organisation_id: int, personal_number_hash: str
 ) -> int | None:
     values = {"organisation_id": organisation_id, "number_hash": personal_number_hash}
-    row = _FIND_PUPIL.run(connection, values).fetchone()
+    row = _FIND_PUPIL.first(connection, values)
     return None if row is None else int(row[0])
 
 
@@ -94,14 +94,17 @@ class ReportedPupil:
 
 
 def pupil_for_report(connection: Connection, pupil_id: int) -> ReportedPupil:
-    row = connection.execute(_PUPIL_FOR_REPORT, {"pupil_id": pupil_id}).first()
+    row = _PUPIL_FOR_REPORT.first(connection, {"pupil_id": pupil_id})
     if row is None:
         raise LookupError(f"no pupil {pupil_id}")
     guardians = [
         GuardianContactRow(*guardian)
-        for guardian in connection.execute(_GUARDIANS_OF, {"pupil_id": pupil_id})
+        for guardian in _GUARDIANS_OF.all(connection, {"pupil_id": pupil_id})
     ]
-    return ReportedPupil(*row, guardians=guardians)
+    pupil, school_id, school, first_name, last_name, group, birth_date, phone, email = row
+    return ReportedPupil(
+        pupil, school_id, school, first_name, last_name, group, birth_date, phone, email, guardians
+    )
 
 
 @dataclass
