@@ -171,7 +171,7 @@ async def drain(settings: Settings, total: int) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     for gateway in gateways.values():
         await gateway.close()
-    database.dispose()
+    await database.aclose()
     engine = sa.create_engine(sync_url(settings.database_url))
     with engine.connect() as connection:
         query = sa.text("SELECT status, count(*) FROM outbox GROUP BY status")

@@ -64,7 +64,9 @@ def test_a_cancellation_is_recorded_and_told_to_everyone_who_got_the_confirmatio
         f"Frånvaroanmälan för Alva Andersson makulerad ({reference})"
     )
     assert "Fel elev" not in str(cancellations), "the staff's reason stays with staff"
-    assert all(m["status"] == "pending" and m["absence_id"] == absence["id"] for m in cancellations)
+    # Queued with the absence; this module's server sends them, so some may be out already.
+    assert all(m["absence_id"] == absence["id"] for m in cancellations)
+    assert {m["status"] for m in cancellations} <= {"pending", "sending", "sent", "delivered"}
     assert {m["recipient"] for m in cancellations} == {
         m["recipient"] for m in _by_kind(db, "confirmation")
     }

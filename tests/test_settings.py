@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from ivr.settings import DEVELOPMENT_AUTH_TOKEN, Settings
+from ivr.store.db import async_url, sync_url
 
 STRONG = "s3cret-" + "x" * 40
 
@@ -76,3 +77,23 @@ def test_production_refuses_missing_or_placeholder_secrets(
 def test_an_unknown_time_zone_is_refused() -> None:
     with pytest.raises(ValidationError):
         _settings(timezone="Europe/Atlantis")
+
+
+@pytest.mark.parametrize(
+    ("configured", "for_the_server"),
+    [
+        (
+            "postgresql+psycopg://ivr:secret@db.example.org:5432/ivr",
+            "postgresql+asyncpg://ivr:secret@db.example.org:5432/ivr",
+        ),
+        (
+            "postgres://ivr@db.example.org/ivr?sslmode=verify-full&connect_timeout=10",
+            "postgresql+asyncpg://ivr@db.example.org/ivr?ssl=verify-full",
+        ),
+    ],
+)
+def test_the_server_reaches_postgresql_through_asyncpg(
+    configured: str, for_the_server: str
+) -> None:
+    assert async_url(configured).render_as_string(hide_password=False) == for_the_server
+    assert sync_url(configured).drivername == "postgresql+psycopg"

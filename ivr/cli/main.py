@@ -132,7 +132,7 @@ async def _run_worker(settings: Settings) -> None:
     finally:
         for gateway in gateways.values():
             await gateway.close()
-        database.dispose()
+        await database.aclose()
     errors.print(
         f"Worker stopped: {dispatcher.sent} sent, {dispatcher.retried} to retry, "
         f"{dispatcher.failed} failed."

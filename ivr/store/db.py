@@ -1,8 +1,9 @@
 """The database: engines for SQLite (the embedded default) and PostgreSQL, and where units
 of work run.
 
-Every query is plain blocking SQLAlchemy (``Session``). ``Database.run`` runs one unit of
-work, a function of a session, in one transaction, from async code:
+Every query is plain blocking SQLAlchemy (``Session``, or ``Connection`` for the webhooks'
+few Core statements). ``Database.run`` runs one unit of work, a function of a session, in
+one transaction, from async code:
 
 - on SQLite, in the event loop itself. A webhook's transaction takes a tenth of a
   millisecond there, far less than handing it to a thread and back (aiosqlite's way costs
@@ -10,18 +11,19 @@ work, a function of a session, in one transaction, from async code:
   wait for each other's lock. Another process may hold the lock (a roster import, a
   worker): then the unit of work is retried after a short async sleep, so the loop keeps
   serving, until its deadline passes.
-- on PostgreSQL, in a pool of threads, one connection each, so that the round trips of
-  many webhooks overlap.
+- on PostgreSQL, through SQLAlchemy's asyncio bridge on asyncpg: the same blocking code
+  runs in a greenlet and each round trip is awaited in the event loop, so the round trips
+  of many webhooks overlap without threads (threads cost more here, in handing each
+  round trip back and forth and in contention for the interpreter lock). The command line
+  and migrations use psycopg, the driver of ``IVR_DATABASE_URL``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -29,12 +31,13 @@ from typing import Any, TypeVar
 from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _T = TypeVar("_T")
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
-POSTGRES_THREADS = 16
+POSTGRES_POOL = 16
 LOCK_RETRY_FIRST = 0.002
 LOCK_RETRY_LONGEST = 0.05
 
@@ -46,6 +49,19 @@ def sync_url(url: str) -> URL:
     if backend not in _DRIVERS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
     return parsed.set(drivername=_DRIVERS[backend])
+
+
+def async_url(url: str) -> URL:
+    """A PostgreSQL ``url`` for asyncpg, the driver of the server's event loop. libpq's
+    ``sslmode`` becomes asyncpg's ``ssl`` (same values); ``connect_timeout`` is set by the
+    server itself. Other libpq options are read by asyncpg from the ``PG*`` environment
+    variables (``PGSSLROOTCERT``...)."""
+    parsed = sync_url(url)
+    query = dict(parsed.query)
+    if "sslmode" in query:
+        query["ssl"] = query.pop("sslmode")
+    query.pop("connect_timeout", None)
+    return parsed.set(drivername="postgresql+asyncpg", query=query)
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -80,6 +96,26 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             raise OperationalError("BEGIN IMMEDIATE", None, error) from error
 
 
+def _postgres_options(pool_size: int, statement_timeout_ms: int | None) -> dict[str, Any]:
+    # No pre-ping: it would cost a round trip per unit of work. A connection the server
+    # dropped fails its first statement, SQLAlchemy then empties the pool, and the next
+    # unit of work connects afresh.
+    return {
+        "pool_size": pool_size,
+        "max_overflow": 0,
+        "pool_recycle": 1800,
+        "pool_timeout": 10,
+        "connect_args": {
+            "connect_timeout": 2,
+            **(
+                {"options": f"-c statement_timeout={statement_timeout_ms}"}
+                if statement_timeout_ms
+                else {}
+            ),
+        },
+    }
+
+
 def open_engine(
     database_url: str,
     *,
@@ -92,33 +128,7 @@ def open_engine(
         engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
         configure_sqlite(engine, busy_timeout_ms)
         return engine
-    # No pre-ping: it would cost a round trip per unit of work. A connection the server
-    # dropped fails its first statement, SQLAlchemy then empties the pool, and the next
-    # unit of work connects afresh.
-    return create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_recycle=1800,
-        pool_timeout=10,
-        connect_args={
-            "connect_timeout": 2,
-            **(
-                {"options": f"-c statement_timeout={statement_timeout_ms}"}
-                if statement_timeout_ms
-                else {}
-            ),
-        },
-    )
-
-
-class Abandoned(TimeoutError):
-    """Whoever waited for this unit of work has stopped waiting: it is rolled back."""
-
-
-def _still_wanted(abandoned: threading.Event | None) -> None:
-    if abandoned is not None and abandoned.is_set():
-        raise Abandoned("given up waiting: rolled back")
+    return create_engine(url, **_postgres_options(pool_size, statement_timeout_ms))
 
 
 class DatabaseBusy(TimeoutError):
@@ -137,15 +147,16 @@ class Database:
     ) -> None:
         self.url = database_url
         self.sqlite = is_sqlite(database_url)
+        # A webhook stops waiting at its deadline (``run``); the query it left behind is
+        # stopped soon after, so it cannot hold a connection for long.
+        statement_timeout_ms = int(max(2 * deadline_seconds, 5.0) * 1000) if serving else None
         # Serving from the event loop, SQLite must never make the loop wait for its lock:
         # it answers "locked" at once and ``run`` retries after an async sleep.
         self.engine = open_engine(
             database_url,
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
-            pool_size=POSTGRES_THREADS,
-            # A webhook stops waiting at its deadline (``run``); the query it left behind is
-            # stopped soon after, so it cannot hold a connection for long.
-            statement_timeout_ms=int(max(2 * deadline_seconds, 5.0) * 1000) if serving else None,
+            pool_size=2 if serving else POSTGRES_POOL,
+            statement_timeout_ms=statement_timeout_ms,
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
         # pool and giving it back would cost more than a webhook's queries.
@@ -153,32 +164,40 @@ class Database:
         self.sessions = sessionmaker(
             self._held or self.engine, expire_on_commit=False, autoflush=False
         )
-        self._threads = (
+        # PostgreSQL from async code: the same blocking code, run by SQLAlchemy's asyncio
+        # bridge on psycopg's async connections, so every round trip is awaited in the
+        # event loop (no threads, no lock between them).
+        self._async: AsyncEngine | None = (
             None
             if self.sqlite
-            else ThreadPoolExecutor(POSTGRES_THREADS, thread_name_prefix="database")
+            else create_async_engine(
+                async_url(database_url),
+                pool_size=POSTGRES_POOL,
+                max_overflow=0,
+                pool_recycle=1800,
+                pool_timeout=10,
+                connect_args={
+                    "timeout": 2,
+                    **(
+                        {"server_settings": {"statement_timeout": str(statement_timeout_ms)}}
+                        if statement_timeout_ms
+                        else {}
+                    ),
+                },
+            )
         )
 
-    def transaction(
-        self, work: Callable[[Session], _T], abandoned: threading.Event | None = None
-    ) -> _T:
-        """Run ``work`` in one transaction, here and now: it commits if ``work`` returns
-        (and nobody has stopped waiting for it in the meantime)."""
+    def transaction(self, work: Callable[[Session], _T]) -> _T:
+        """Run ``work`` in one transaction, here and now: it commits if ``work`` returns."""
         with self.sessions.begin() as session:
-            result = work(session)
-            _still_wanted(abandoned)
-            return result
+            return work(session)
 
-    def core_transaction(
-        self, work: Callable[[Connection], _T], abandoned: threading.Event | None = None
-    ) -> _T:
+    def core_transaction(self, work: Callable[[Connection], _T]) -> _T:
         """The same on a bare connection: for the webhooks' few Core statements, where an
         ORM session would cost more than the queries."""
         if self._held is None:
             with self.engine.begin() as connection:
-                result = work(connection)
-                _still_wanted(abandoned)
-                return result
+                return work(connection)
         if self._held.invalidated:
             self._held.close()
             self._held = self.engine.connect()
@@ -188,23 +207,33 @@ class Database:
 
     async def run(self, work: Callable[[Session], _T], within: float = 10.0) -> _T:
         """Run ``work`` in one transaction without holding up the event loop for I/O.
-        After ``within`` seconds it raises ``TimeoutError``, and the transaction, if it is
+        After ``within`` seconds it raises ``TimeoutError`` and the transaction, if it is
         still running, is rolled back instead of committed."""
-        return await self._run(partial(self.transaction, work), within)
+        if self._async is not None:
+            return await asyncio.wait_for(self._in_async_session(work), within)
+        return await self._inline(partial(self.transaction, work), within)
 
     async def run_core(self, work: Callable[[Connection], _T], within: float = 10.0) -> _T:
-        return await self._run(partial(self.core_transaction, work), within)
+        if self._async is not None:
+            return await asyncio.wait_for(self._in_async_connection(work), within)
+        return await self._inline(partial(self.core_transaction, work), within)
 
-    async def _run(self, transaction: Callable[..., _T], within: float) -> _T:
-        if self._threads is not None:
-            abandoned = threading.Event()
-            loop = asyncio.get_running_loop()
-            running = loop.run_in_executor(self._threads, partial(transaction, abandoned=abandoned))
-            try:
-                return await asyncio.wait_for(running, within)
-            except TimeoutError:
-                abandoned.set()
-                raise
+    async def _in_async_session(self, work: Callable[[Session], _T]) -> _T:
+        assert self._async is not None
+        async with (
+            AsyncSession(self._async, expire_on_commit=False, autoflush=False) as session,
+            session.begin(),
+        ):
+            return await session.run_sync(work)
+
+    async def _in_async_connection(self, work: Callable[[Connection], _T]) -> _T:
+        assert self._async is not None
+        async with self._async.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def _inline(self, transaction: Callable[[], _T], within: float) -> _T:
+        """SQLite: the transaction runs here, in the event loop; if another process holds
+        the lock, it is tried again after a short async sleep until ``within`` has passed."""
         deadline = time.monotonic() + within
         pause = LOCK_RETRY_FIRST
         while True:
@@ -218,11 +247,15 @@ class Database:
             await asyncio.sleep(pause)
             pause = min(pause * 2, LOCK_RETRY_LONGEST)
 
+    async def aclose(self) -> None:
+        """``dispose`` for a database used from async code (``run``), in its event loop."""
+        if self._async is not None:
+            await self._async.dispose()
+        self.dispose()
+
     def dispose(self) -> None:
         if self._held is not None:
             self._held.close()
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
         self.engine.dispose()
 
 
@@ -244,7 +277,7 @@ class DriverStatement:
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
+        compiled = self._compiled.get(dialect.name + dialect.driver)
         if compiled is None:
             statement = (
                 self.statement
@@ -279,7 +312,7 @@ class DriverStatement:
                 defaults,
                 readers if any(readers) else None,
             )
-            self._compiled[dialect.name] = compiled
+            self._compiled[dialect.name + dialect.driver] = compiled
         return compiled
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> Any:
@@ -358,7 +391,8 @@ def _as_sqlalchemy_error(
 
 
 def _driver_cursor(connection: Connection) -> Any:
-    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # The driver's connection, or on asyncio its adapter that awaits each call.
+    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not runs_dispatcher(settings):
             yield
-            database.dispose()
+            await database.aclose()
             return
         gateways = build_gateways(settings)
         dispatcher = Dispatcher(
@@ -71,7 +71,7 @@ def create_app(
         await task
         for gateway in gateways.values():
             await gateway.close()
-        database.dispose()
+        await database.aclose()
 
     app = FastAPI(title="Absence line", version=__version__, lifespan=lifespan)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
