@@ -208,7 +208,9 @@ class Dispatcher:
             )
         )
         self.sent += 1
-        log.info(
+        # Each send is on record in the outbox (provider id, time): the log keeps to what
+        # goes wrong, so a morning's thousands of sends do not bury it.
+        log.debug(
             "sent",
             extra={
                 "message_id": message.id,
