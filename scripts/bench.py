@@ -5,6 +5,7 @@ Run from the repository root::
     .venv/bin/python scripts/bench.py                      # SQLite, 10,000 pupils, 20 s
     .venv/bin/python scripts/bench.py --db both --json bench-results/run.json
     .venv/bin/python scripts/bench.py --quick --db both    # smoke test, under a minute
+    .venv/bin/python scripts/bench.py --rate 500 --db both # latency at 500 webhooks/s
     .venv/bin/python scripts/bench.py --memory-check       # 100,000 calls: RSS at 20k and 100k
     .venv/bin/python scripts/bench.py --pupils-compare     # personal-number step, 10k vs 1M pupils
     .venv/bin/python scripts/bench.py --import-only --pupils 66667   # about 100,000 rows
@@ -441,6 +442,23 @@ class LoadPlan:
     warmup: float
     timeout: float
     checkpoints: tuple[int, ...] = ()
+    rate: float | None = None
+
+
+class Pacer:
+    """Webhooks at ``rate`` a second, evenly spaced, whatever the server's speed (as long
+    as a caller is free to send): the latency at a given load rather than at saturation."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next = time.perf_counter()
+
+    async def wait(self) -> None:
+        now = time.perf_counter()
+        slot = max(self.next, now)
+        self.next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,6 +551,7 @@ class LoadRun:
         self.stopping = False
         self.measure_from = 0.0
         self.pending_checkpoints = sorted(plan.checkpoints)
+        self.pacer = Pacer(plan.rate) if plan.rate else None
 
     async def run(self) -> LoadResult:
         start = time.perf_counter()
@@ -616,6 +635,8 @@ class LoadRun:
         step: str,
         kind: str,
     ) -> Reply:
+        if self.pacer is not None:
+            await self.pacer.wait()
         sent = time.perf_counter()
         reply = await connection.post(target, params)
         done = time.perf_counter()
@@ -1549,6 +1570,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for `ivr serve`, e.g. IVR_DISPATCHER=off (repeatable)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="send this many webhooks a second in all (latency at a given load; default: "
+        "as fast as the server answers)",
+    )
     parser.add_argument("--import-only", action="store_true", help="only time the import")
     parser.add_argument(
         "--import-chunk",
@@ -1578,6 +1605,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error(f"--pupils must be 1 to {NUMBER_SLOTS:,}")
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be more than 0")
     return args
 
 
@@ -1595,6 +1624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warmup=args.warmup,
         timeout=args.timeout,
         checkpoints=MEMORY_CHECKPOINTS if args.memory_check else (),
+        rate=args.rate,
     )
     report: dict[str, Any] = {"settings": _settings(args, plan), "databases": {}}
     processes = Processes()
@@ -1682,6 +1712,7 @@ def _settings(args: argparse.Namespace, plan: LoadPlan) -> dict[str, Any]:
         "calls": plan.calls,
         "warmup": plan.warmup,
         "timeout": plan.timeout,
+        "rate": plan.rate,
         "seed": args.seed,
         "quick": args.quick,
         "memory_check": args.memory_check,
