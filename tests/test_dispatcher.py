@@ -49,7 +49,7 @@ class Line:
         for dispatcher in self.dispatchers:
             for gateway in dispatcher.gateways.values():
                 await gateway.close()
-        self.database.dispose()
+        await self.database.aclose()
 
 
 @pytest.fixture
@@ -84,6 +84,25 @@ async def test_smtp_down_and_back(line: Line, providers: Providers, db: sa.Engin
     assert len(providers.sink.messages) == 2
     assert {m["status"] for m in outbox(db) if m["channel"] == "email"} == {"sent"}
     assert [m["attempts"] for m in outbox(db) if m["channel"] == "email"] == [2, 2]
+
+
+async def test_a_long_message_id_is_recorded_and_the_email_sent_once(
+    line: Line, providers: Providers, db: sa.Engine
+) -> None:
+    sender = "Frånvaroanmälan <franvaro@grundskolor.barn-och-utbildning.kommun.example.org>"
+    dispatcher = line.dispatcher(smtp_from=sender)
+
+    assert await dispatcher.dispatch_once() == 4
+    assert await dispatcher.dispatch_once() == 0
+    assert len(providers.sink.messages) == 2, "each email once"
+    emails = [m for m in outbox(db) if m["channel"] == "email"]
+    assert {m["status"] for m in emails} == {"sent"}
+    sent_ids = sorted(str(m["Message-ID"]) for m in providers.sink.messages)
+    assert sorted(m["provider_id"] for m in emails) == sent_ids
+    assert all(len(sent) > 64 for sent in sent_ids)
+    assert all(
+        sent.endswith("@grundskolor.barn-och-utbildning.kommun.example.org>") for sent in sent_ids
+    )
 
 
 async def test_the_sms_api_answering_500_then_429_then_taking_it(

@@ -113,6 +113,7 @@ def test_postgresql_gone_mid_call_and_back(
     while httpx.get(f"{url}/readyz", timeout=10).status_code != 200:
         assert time.monotonic() - started < 15, "the line did not recover"
         time.sleep(0.05)
+    print(f"ready again {time.monotonic() - started:.2f} s after PostgreSQL came back")
     result = place_call(server_behind_proxy, ALVA, "9")
     assert result.recorded, heard(result)
     [absence] = absences(db)

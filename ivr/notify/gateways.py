@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Protocol
 
 import aiohttp
@@ -191,7 +191,8 @@ class SmtpEmailGateway:
         email["To"] = formataddr((message.recipient_name, message.address))
         email["Subject"] = message.subject or ""
         email["Date"] = formatdate(localtime=False)
-        domain = self.sender.rpartition("@")[2] or "localhost"
+        # IVR_SMTP_FROM may carry a display name: "Frånvaro <franvaro@example.org>".
+        domain = parseaddr(self.sender)[1].rpartition("@")[2] or "localhost"
         email["Message-ID"] = make_msgid(idstring=f"outbox-{message.message_id}", domain=domain)
         email["Auto-Submitted"] = "auto-generated"
         email.set_content(message.body)

@@ -249,7 +249,8 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
-    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A Twilio message SID, or an email's Message-ID (which can be long).
+    provider_id: Mapped[str | None] = mapped_column(String(255), index=True)
     provider_status: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
