@@ -106,6 +106,8 @@ from rich.markup import escape
 from rich.table import Table
 from stdnum import luhn
 
+from ivr.roster.csv_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
 SCRIPTS = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 IVR = BIN / "ivr"
@@ -127,20 +129,8 @@ NUMBER_SLOTS = BIRTH_DAYS * 1000  # birth date x three-digit serial
 NUMBER_STRIDE = 1_000_003  # prime, not a factor of NUMBER_SLOTS: i -> slot is a bijection
 PUPILS_PER_SCHOOL = 500
 SATURDAY = 5
-CSV_HEADER = (
-    "school",
-    "pupil_id",
-    "personal_number",
-    "first_name",
-    "last_name",
-    "group",
-    "guardian_name",
-    "guardian_phone",
-    "guardian_email",
-    "guardian_language",
-    "pupil_phone",
-    "pupil_email",
-)
+# The roster file format the line reads (README, "Roster CSV").
+CSV_HEADER = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 FIRST_NAMES = (
     "Alice", "Astrid", "Ebba", "Elsa", "Freja", "Hugo", "Liam", "Lucas", "Maja", "Noah",
     "Oscar", "Saga", "Vera", "William", "Åsa", "Ines", "Omar", "Leo", "Selma", "Ture",
