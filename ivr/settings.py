@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -72,15 +71,14 @@ class Settings(BaseSettings):
     language: str = "sv"
     catalogue_dir: Path | None = None
     # The country of new organisations (SE, NO): how pupils are identified, how dates are
-    # keyed, and whose public holidays are not school days on the phone line.
+    # keyed, and whose public holidays are not school days (on the line and the staff page).
     country: str = "SE"
     # The voice per language, overriding the catalogue's meta.voice (JSON).
     voices: dict[str, VoiceSetting] = Field(default_factory=dict)
 
     # The staff feed: when contact teachers get the day's digest (in the organisation's
-    # time zone), and whose public holidays are not school days.
+    # time zone). School days are the organisation's country's (``ivr org add --country``).
     digest_time: time = time(7, 45)
-    holiday_country: str = "SE"
 
     horizon_days: int = Field(default=90, ge=0, le=3650)
     allow_hidden_caller_id: bool = False
@@ -126,14 +124,6 @@ class Settings(BaseSettings):
                 for language, choice in value.items()
             }
         return value
-
-    @field_validator("holiday_country")
-    @classmethod
-    def _known_country(cls, value: str) -> str:
-        code = value.strip().upper()
-        if code not in holidays.list_supported_countries():
-            raise ValueError(f"no public holidays known for country {value!r}")
-        return code
 
     @model_validator(mode="after")
     def _secrets_outside_development(self) -> Settings:

@@ -14,7 +14,7 @@ from tests.calls import place_call
 from tests.conftest import LiveServer
 from tests.records import rows
 from tests.roster_data import ALVA, BO, CELIA, ERIK, KARIN, STRANGER
-from tests.staff import Staff, record
+from tests.staff import Staff, issue_token, record
 
 DAY = date(2026, 11, 25)
 
@@ -128,6 +128,28 @@ def test_the_date_picker_chart_and_frequent_absence(
     assert "<li>Bo Andersson (2B, Solskolan): 4 dagar</li>" in today
     assert "Alva Andersson (5A" not in today, "3 days is not more than 3"
     assert '<span class="flag"' in earlier
+
+
+def test_school_days_are_those_of_the_organisations_country(
+    live_server: LiveServer, solskolan: Staff
+) -> None:
+    fjellskolen = Staff(
+        live_server,
+        issue_token(live_server.settings, "Fjellskolen", organisation="Testkommune"),
+    )
+    try:
+        # 21 April to 20 May 2027: 22 weekdays. Ascension Day (6 May) is a public holiday in
+        # both countries; 17 May (Constitution Day and Whit Monday) in Norway only.
+        swedish = signed_in(live_server, solskolan).get("/staff", params={"day": "2027-05-20"})
+        norwegian = signed_in(live_server, fjellskolen).get("/staff", params={"day": "2027-05-20"})
+    finally:
+        fjellskolen.close()
+
+    assert len(re.findall(r'<rect class="bar"', swedish.text)) == 21
+    assert len(re.findall(r'<rect class="bar"', norwegian.text)) == 20
+    assert "<title>17. mai: " not in norwegian.text
+    assert "<title>18. mai: 0</title>" in norwegian.text
+    assert "<title>17 maj: 0</title>" in swedish.text
 
 
 def test_forms_need_the_pages_csrf_token_the_cookie_and_this_origin(

@@ -1,6 +1,6 @@
 """What the staff page shows, worked out from the records. Pure.
 
-School days are Monday to Friday less the public holidays of ``IVR_HOLIDAY_COUNTRY``. A
+School days are Monday to Friday less the public holidays of the organisation's country. A
 pupil is flagged with more than three reported days in the last 30 (the Norwegian
 guidance in the seeds calls more than three days a month worrying absence): days on which
 an active report covers some or all of a school day, counted once however many reports.

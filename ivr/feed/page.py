@@ -125,7 +125,7 @@ async def staff_page(
     catalogue = catalogue_for(request, access)
     today = today_for(access, now_of(request))
     shown = _day(day, today)
-    days = overview.school_days(shown, settings_of(request).holiday_country)
+    days = overview.school_days(shown, access.country)
     school_ids = list(access.schools)
 
     def read(session: Session) -> tuple[list[StaffAbsence], list[overview.Span], list[Pupil]]:

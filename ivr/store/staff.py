@@ -35,6 +35,7 @@ class StaffAccess:
     organisation_name: str
     timezone: str
     language: str
+    country: str
     schools: dict[int, str]
 
     @property
@@ -113,6 +114,7 @@ def find_access(session: Session, token_hash: str) -> StaffAccess | None:
         organisation_name=organisation.name,
         timezone=organisation.timezone,
         language=organisation.language,
+        country=organisation.country,
         schools={row.id: row.name for row in schools},
     )
 
