@@ -8,10 +8,7 @@ contact teachers: one row each.
 
 from __future__ import annotations
 
-import csv
-import io
-
-from ivr.roster.csv_file import RowError, csv_dialect, is_email
+from ivr.roster.csv_file import RowError, UnreadableFile, csv_rows, is_email
 from ivr.store.staff import TeacherRecord
 
 COLUMNS = ("school", "group", "name", "email")
@@ -26,16 +23,9 @@ class StaffFileInvalid(ValueError):
 def read_staff_file(data: bytes) -> list[TeacherRecord]:
     """Every row checked; raises ``StaffFileInvalid`` listing every bad row if any is bad."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise StaffFileInvalid([RowError(line, "the file is not UTF-8 text")]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv_dialect(text))
-    columns = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in COLUMNS if name not in columns]
-    if missing:
-        raise StaffFileInvalid([RowError(1, f"missing column(s): {', '.join(missing)}")])
-    reader.fieldnames = columns
+        reader = csv_rows(data, COLUMNS)
+    except UnreadableFile as problem:
+        raise StaffFileInvalid([problem.error]) from None
     errors: list[RowError] = []
     teachers: list[TeacherRecord] = []
     seen: dict[tuple[str, str, str], int] = {}

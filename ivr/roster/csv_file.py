@@ -110,16 +110,9 @@ def read_roster(
     """Every row checked; raises ``RosterInvalid`` listing every bad row if any is bad.
     ``country_code`` is the organisation's country (``SE``, ``NO``)."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise RosterInvalid([RowError(line, "the file is not UTF-8 text")]) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv_dialect(text))
-    columns = [name.strip() for name in reader.fieldnames or []]
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
-    if missing:
-        raise RosterInvalid([RowError(1, f"missing column(s): {', '.join(missing)}")])
-    reader.fieldnames = columns
+        reader = csv_rows(data, REQUIRED_COLUMNS)
+    except UnreadableFile as problem:
+        raise RosterInvalid([problem.error]) from None
     checker = _RowChecker(today, frozenset(languages), country(country_code))
     rows = 0
     for row in reader:
@@ -128,6 +121,32 @@ def read_roster(
     if checker.errors:
         raise RosterInvalid(checker.errors)
     return Roster(list(checker.pupils.values()), rows)
+
+
+class UnreadableFile(ValueError):
+    """A CSV file that cannot be read row by row: not UTF-8 text, or a column missing."""
+
+    def __init__(self, error: RowError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def csv_rows(data: bytes, required: Iterable[str]) -> csv.DictReader[str]:
+    """The rows of a CSV file saved as UTF-8 (with or without a byte-order mark, with ``,``
+    or ``;``), the header's names stripped; ``UnreadableFile`` if the bytes are not UTF-8
+    or a ``required`` column is missing."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise UnreadableFile(RowError(line, "the file is not UTF-8 text")) from None
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=csv_dialect(text))
+    columns = [name.strip() for name in reader.fieldnames or []]
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise UnreadableFile(RowError(1, f"missing column(s): {', '.join(missing)}"))
+    reader.fieldnames = columns
+    return reader
 
 
 def csv_dialect(text: str) -> type[csv.Dialect]:

@@ -21,7 +21,6 @@ one transaction, from async code:
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,47 +87,52 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # On the driver itself, since this runs before every transaction (every webhook's);
-        # its errors ("locked") raised as SQLAlchemy's own, as the rest of the code expects.
+        # On the driver itself, since this runs before every transaction (every webhook's).
+        driver = connection.connection.driver_connection
         try:
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-        except sqlite3.OperationalError as error:
-            raise OperationalError("BEGIN IMMEDIATE", None, error) from error
+            driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _as_sqlalchemy_error(connection, error, "BEGIN IMMEDIATE", ()) from error
 
 
-def _postgres_options(pool_size: int, statement_timeout_ms: int | None) -> dict[str, Any]:
-    # No pre-ping: it would cost a round trip per unit of work. A connection the server
-    # dropped fails its first statement, SQLAlchemy then empties the pool, and the next
-    # unit of work connects afresh.
-    return {
-        "pool_size": pool_size,
-        "max_overflow": 0,
-        "pool_recycle": 1800,
-        "pool_timeout": 10,
-        "connect_args": {
-            "connect_timeout": 2,
-            **(
-                {"options": f"-c statement_timeout={statement_timeout_ms}"}
-                if statement_timeout_ms
-                else {}
-            ),
-        },
-    }
+# No pre-ping: it would cost a round trip per unit of work. A connection the server dropped
+# fails its first statement, SQLAlchemy then empties the pool, and the next unit of work
+# connects afresh.
+_POSTGRES_POOL_OPTIONS: dict[str, Any] = {
+    "max_overflow": 0,
+    "pool_recycle": 1800,
+    "pool_timeout": 10,
+}
 
 
 def open_engine(
-    database_url: str,
-    *,
-    busy_timeout_ms: int = 5000,
-    pool_size: int = 10,
-    statement_timeout_ms: int | None = None,
+    database_url: str, *, busy_timeout_ms: int = 5000, statement_timeout_ms: int | None = None
 ) -> Engine:
+    """The blocking engine: SQLite, or PostgreSQL through psycopg (the command line, and
+    ``Database.transaction``)."""
     url = sync_url(database_url)
     if is_sqlite(url):
         engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
         configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, **_postgres_options(pool_size, statement_timeout_ms))
+    options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else None
+    return create_engine(
+        url,
+        pool_size=5,
+        **_POSTGRES_POOL_OPTIONS,
+        connect_args={"connect_timeout": 2, **({"options": options} if options else {})},
+    )
+
+
+def open_async_engine(database_url: str, *, statement_timeout_ms: int | None) -> AsyncEngine:
+    """PostgreSQL through asyncpg, for ``Database.run`` from the event loop."""
+    settings = {"statement_timeout": str(statement_timeout_ms)} if statement_timeout_ms else {}
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=POSTGRES_POOL,
+        **_POSTGRES_POOL_OPTIONS,
+        connect_args={"timeout": 2, **({"server_settings": settings} if settings else {})},
+    )
 
 
 class DatabaseBusy(TimeoutError):
@@ -155,7 +159,6 @@ class Database:
         self.engine = open_engine(
             database_url,
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
-            pool_size=2 if serving else POSTGRES_POOL,
             statement_timeout_ms=statement_timeout_ms,
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
@@ -165,26 +168,12 @@ class Database:
             self._held or self.engine, expire_on_commit=False, autoflush=False
         )
         # PostgreSQL from async code: the same blocking code, run by SQLAlchemy's asyncio
-        # bridge on psycopg's async connections, so every round trip is awaited in the
-        # event loop (no threads, no lock between them).
+        # bridge on asyncpg, so every round trip is awaited in the event loop (no threads,
+        # no lock between them).
         self._async: AsyncEngine | None = (
             None
             if self.sqlite
-            else create_async_engine(
-                async_url(database_url),
-                pool_size=POSTGRES_POOL,
-                max_overflow=0,
-                pool_recycle=1800,
-                pool_timeout=10,
-                connect_args={
-                    "timeout": 2,
-                    **(
-                        {"server_settings": {"statement_timeout": str(statement_timeout_ms)}}
-                        if statement_timeout_ms
-                        else {}
-                    ),
-                },
-            )
+            else open_async_engine(database_url, statement_timeout_ms=statement_timeout_ms)
         )
 
     def transaction(self, work: Callable[[Session], _T]) -> _T:
@@ -287,14 +276,16 @@ class DriverStatement:
             sql = statement.compile(dialect=dialect)
             assert isinstance(sql, SQLCompiler), "a SQL statement"
             processors: dict[str, Callable[[Any], Any]] = {}
-            # Values written into the statement itself (a LIMIT 1, say) are binds too.
+            # Values written into the statement itself (a LIMIT 1, say) are binds too:
+            # converted here, once.
             fixed: dict[str, Any] = {}
             for bind, name in sql.bind_names.items():
                 processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
                     processors[name] = processor
                 if not bind.required:
-                    fixed[name] = bind.effective_value
+                    value = bind.effective_value
+                    fixed[name] = value if processor is None else processor(value)
             # Columns the statement leaves to their Python-side defaults (``default=``).
             defaults: dict[str, Callable[[], Any]] = {}
             for column in (*sql.insert_prefetch, *sql.update_prefetch):
@@ -405,14 +396,15 @@ class _Compiled:
     readers: tuple[Callable[[Any], Any] | None, ...] | None
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
-        given = {**self.fixed, **values}
-        for name, default in self.defaults.items():
-            if name not in values:
-                given[name] = default()
-        converted = {}
-        for name, value in given.items():
+        converted = dict(self.fixed)
+        for name, value in values.items():
             processor = self.processors.get(name)
             converted[name] = value if processor is None else processor(value)
+        for name, default in self.defaults.items():
+            if name not in values:
+                processor = self.processors.get(name)
+                value = default()
+                converted[name] = value if processor is None else processor(value)
         if self.positions is not None:
             return tuple(converted[name] for name in self.positions)
         return converted
