@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from enum import StrEnum
+
+from dateutil.relativedelta import relativedelta
 
 
 class PeriodProblem(StrEnum):
@@ -40,16 +43,69 @@ class AbsencePeriod:
         return [self.start_date + timedelta(days=n) for n in range(count)]
 
 
+class HorizonUnit(StrEnum):
+    DAYS = "days"
+    WEEKS = "weeks"
+    MONTHS = "months"
+
+
+_HORIZON = re.compile(r"^\s*(\d{1,4})\s*([a-z]*)\s*$")
+_UNITS = {
+    "": HorizonUnit.DAYS,
+    "d": HorizonUnit.DAYS,
+    "day": HorizonUnit.DAYS,
+    "days": HorizonUnit.DAYS,
+    "w": HorizonUnit.WEEKS,
+    "week": HorizonUnit.WEEKS,
+    "weeks": HorizonUnit.WEEKS,
+    "m": HorizonUnit.MONTHS,
+    "month": HorizonUnit.MONTHS,
+    "months": HorizonUnit.MONTHS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """How far ahead a guardian may report: days, weeks or calendar months. Months are
+    calendar months, so "6 months" from 31 August ends on 28 (or 29) February, not on
+    the 180th day."""
+
+    amount: int
+    unit: HorizonUnit = HorizonUnit.DAYS
+
+    @classmethod
+    def parse(cls, text: str | int) -> Horizon:
+        """``90``, ``"90 days"``, ``"12 weeks"``, ``"6 months"`` (a bare number is days)."""
+        match = _HORIZON.match(str(text).lower())
+        unit = _UNITS.get(match.group(2)) if match else None
+        if match is None or unit is None:
+            raise ValueError(
+                f"{text!r} is not a horizon: write a number of days, weeks or months, "
+                'such as "90 days", "12 weeks" or "6 months"'
+            )
+        return cls(int(match.group(1)), unit)
+
+    def last_day(self, today: date) -> date:
+        if self.unit is HorizonUnit.MONTHS:
+            return today + relativedelta(months=self.amount)
+        if self.unit is HorizonUnit.WEEKS:
+            return today + timedelta(weeks=self.amount)
+        return today + timedelta(days=self.amount)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit.value}"
+
+
 @dataclass(frozen=True, slots=True)
 class ReportingRules:
     """The organisation's rules for what a guardian may report, as of ``today`` where it is."""
 
     today: date
-    horizon_days: int
+    horizon: Horizon = field(default=Horizon(90))
+    last_reportable_day: date = field(init=False)
 
-    @property
-    def last_reportable_day(self) -> date:
-        return self.today + timedelta(days=self.horizon_days)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "last_reportable_day", self.horizon.last_day(self.today))
 
     def check_start_date(self, day: date) -> PeriodProblem | None:
         if day < self.today:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ivr.absence import Horizon
 from ivr.countries import COUNTRIES
 
 # Development values: known to everyone, so refused outside development.
@@ -35,7 +36,9 @@ class VoiceSetting(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="IVR_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="IVR_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     env: Literal["development", "production"] = "development"
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
@@ -80,7 +83,11 @@ class Settings(BaseSettings):
     # time zone). School days are the organisation's country's (``ivr org add --country``).
     digest_time: time = time(7, 45)
 
-    horizon_days: int = Field(default=90, ge=0, le=3650)
+    # How far ahead a guardian may report: "90 days", "12 weeks", "6 months" (calendar
+    # months). IVR_HORIZON_DAYS, a number of days, is the older name of the same setting.
+    horizon: Annotated[Horizon, NoDecode] = Field(
+        default=Horizon(90), validation_alias=AliasChoices("IVR_HORIZON", "IVR_HORIZON_DAYS")
+    )
     allow_hidden_caller_id: bool = False
     gather_timeout_seconds: int = Field(default=5, ge=1, le=30)
     max_failures: int = Field(default=3, ge=1, le=10)
@@ -97,6 +104,16 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("horizon", mode="before")
+    @classmethod
+    def _horizon(cls, value: object) -> Horizon:
+        horizon = value if isinstance(value, Horizon) else Horizon.parse(str(value))
+        longest = Horizon(10 * 366)
+        probe = date(2000, 1, 31)
+        if horizon.last_day(probe) > longest.last_day(probe):
+            raise ValueError(f"a horizon of {horizon} is longer than ten years")
+        return horizon
 
     @field_validator("timezone")
     @classmethod

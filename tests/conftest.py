@@ -11,10 +11,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -26,6 +24,7 @@ from ivr.store import migrate
 from ivr.store.db import sync_url
 from ivr.store.models import Base
 from tests import privacy
+from tests.clock import DEFAULT, MATRIX, Clock
 from tests.providers import ACCOUNT_SID, Providers
 from tests.roster_data import seed_roster
 
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 POSTGRES_ADMIN_URL = os.environ.get(
     "IVR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 AUTH_TOKEN = "test-auth-token"
 SECRET_KEY = "test-secret-key-of-sufficient-length-123"
 
@@ -65,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("IVR_TEST_DATABASES", "sqlite,postgresql"),
         help="comma-separated: sqlite, postgresql",
     )
+    parser.addoption(
+        "--moments",
+        default="",
+        help="comma-separated names of tests/clock.py's MATRIX: run the dated tests only at "
+        "these moments (default: all)",
+    )
 
 
 def _postgres_reachable() -> str | None:
@@ -82,6 +86,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = [name.strip() for name in metafunc.config.getoption("--databases").split(",")]
         metafunc.parametrize("backend", [name for name in backends if name], scope="session")
+    if metafunc.definition.get_closest_marker("dated") is not None:
+        if "clock" not in metafunc.fixturenames:
+            raise pytest.UsageError(f"{metafunc.definition.nodeid} is dated but uses no clock")
+        chosen = {name for name in metafunc.config.getoption("--moments").split(",") if name}
+        unknown = chosen - {moment.name for moment in MATRIX}
+        if unknown:
+            raise pytest.UsageError(f"--moments: no moment {', '.join(sorted(unknown))}")
+        moments = [moment for moment in MATRIX if not chosen or moment.name in chosen]
+        metafunc.parametrize(
+            "clock", [moment.at for moment in moments], ids=[m.name for m in moments], indirect=True
+        )
 
 
 @pytest.fixture(scope="session")
@@ -136,19 +151,13 @@ def db(database_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-class Clock:
-    """The time the server believes it is; tests move it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now.astimezone(UTC)
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 25, 7, 30, tzinfo=STOCKHOLM))
+def clock(request: pytest.FixtureRequest) -> Iterator[Clock]:
+    """The test's clock (tests/clock.py): ``DEFAULT``, or for a ``dated`` test each moment
+    of the matrix in turn."""
+    running = Clock(getattr(request, "param", DEFAULT))
+    yield running
+    running.stop()
 
 
 def make_settings(

@@ -18,13 +18,19 @@ from typing import Any
 import httpx
 
 from tests import privacy
+from tests.clock import Clock
 from tests.conftest import AUTH_TOKEN, SECRET_KEY, free_port
+
+CLOCKED = Path(__file__).with_name("clocked.py")
 
 
 class ServerProcess:
-    """``ivr serve`` in a process of its own, output to a file."""
+    """``ivr serve`` in a process of its own, its clock starting where the test's is,
+    output to a file."""
 
-    def __init__(self, database_url: str, public_url: str, log: Path, **settings: Any) -> None:
+    def __init__(
+        self, database_url: str, public_url: str, log: Path, clock: Clock, **settings: Any
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -42,7 +48,14 @@ class ServerProcess:
         environment |= {f"IVR_{name.upper()}": str(value) for name, value in settings.items()}
         with log.open("w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - the project's own command
-                [sys.executable, "-m", "ivr", "serve", "--port", str(self.port)],
+                [
+                    sys.executable,
+                    str(CLOCKED),
+                    clock.now.isoformat(),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                ],
                 env=environment,
                 stdout=output,
                 stderr=subprocess.STDOUT,

@@ -21,7 +21,8 @@ from ivr.store.db import Database
 from ivr.store.lines import find_organisation
 from ivr.store.models import Pupil
 from ivr.store.staff import add_token, find_access, find_schools, revoke_token
-from tests.conftest import STOCKHOLM, LiveServer
+from tests.clock import STOCKHOLM
+from tests.conftest import LiveServer
 from tests.roster_data import ANNA
 
 _T = TypeVar("_T")

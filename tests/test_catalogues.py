@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.absence import AbsencePeriod, ReportingRules
+from ivr.absence import AbsencePeriod, Horizon, ReportingRules
 from ivr.dtmf import DateKeys, Expect, Nine, OneKey
 from ivr.flows import LANGUAGE_KEY, Say, Step, refuse, step, welcome
 from ivr.i18n import MissingText, available_languages, load_catalogue
@@ -42,7 +42,7 @@ def _everything_the_flow_says() -> list[Say]:
         said.extend(step(state, keys, context).say)
     offered = welcome(offer="en").state
     said.extend(step(offered, OneKey(LANGUAGE_KEY), CONTEXT).say)
-    saturday = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon_days=1))
+    saturday = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon=Horizon(1)))
     said.extend(step(AT[Step.START], Nine(), saturday).say)
     weekend = replace(AT[Step.END_DATE], start_date=SATURDAY, start_time=None)
     sunday = DateKeys(SATURDAY + timedelta(days=1))

@@ -17,7 +17,8 @@ from ivr.notify.gateways import build_gateways
 from ivr.store.db import Database
 from ivr.store.outbox import claim_due
 from tests.calls import place_call
-from tests.conftest import Clock, LiveServer, make_settings
+from tests.clock import Clock
+from tests.conftest import LiveServer, make_settings
 from tests.providers import Providers
 from tests.records import absences, outbox, queue_messages, rows
 from tests.roster_data import ALVA, ANNA, ERIK

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,8 @@ from twilio.request_validator import RequestValidator
 
 from ivr.store.db import sync_url
 from tests.calls import heard, place_call
-from tests.conftest import AUTH_TOKEN, Clock, LiveServer, free_port, make_settings
+from tests.clock import Clock
+from tests.conftest import AUTH_TOKEN, LiveServer, free_port, make_settings
 from tests.processes import ServerProcess, TcpProxy, refused_quickly
 from tests.records import absences, calls, outbox
 from tests.roster_data import ALVA, ANNA, LINE, seed_roster
@@ -151,6 +153,7 @@ def test_sqlite_locked_by_another_process(
         database_url,
         "http://line.example",
         tmp_path / "server.log",
+        clock,
         webhook_deadline_seconds=DEADLINE,
     )
     try:
@@ -236,21 +239,23 @@ def two_servers(
 ) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Two server processes behind one public address, on one database."""
     seed_roster(make_settings(database_url), clock.now.date())
-    first = ServerProcess(database_url, "http://line.example", tmp_path / "first.log")
-    second = ServerProcess(database_url, "http://line.example", tmp_path / "second.log")
+    first = ServerProcess(database_url, "http://line.example", tmp_path / "first.log", clock)
+    second = ServerProcess(database_url, "http://line.example", tmp_path / "second.log", clock)
     yield first, second
     first.stop()
     second.stop()
 
 
 def test_a_process_killed_mid_call_and_another_one_goes_on(
-    two_servers: tuple[ServerProcess, ServerProcess], db: sa.Engine
+    two_servers: tuple[ServerProcess, ServerProcess], db: sa.Engine, clock: Clock
 ) -> None:
     first, second = two_servers
     base = "http://line.example"
+    friday = clock.now.date() + timedelta(days=2)
     _post(first.url, "/twilio/voice", _call_params("CA1", CallStatus="ringing"), base)
     _post(first.url, "/twilio/voice/step?prompt=1", _call_params("CA1", Digits=ALVA), base)
-    _post(first.url, "/twilio/voice/step?prompt=2", _call_params("CA1", Digits="261127"), base)
+    keyed = friday.strftime("%y%m%d")
+    _post(first.url, "/twilio/voice/step?prompt=2", _call_params("CA1", Digits=keyed), base)
 
     first.kill()
 
@@ -260,7 +265,7 @@ def test_a_process_killed_mid_call_and_another_one_goes_on(
     done = _post(second.url, "/twilio/voice/step?prompt=5", _call_params("CA1", Digits="9"), base)
     assert "Frånvaron är registrerad hela dagen fredag" in done.text
     [absence] = absences(db)
-    assert str(absence["start_date"]) == "2026-11-27"
+    assert str(absence["start_date"]) == friday.isoformat()
 
 
 def test_the_same_webhook_at_two_processes_at_once(

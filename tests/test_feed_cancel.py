@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from tests.calls import place_call
-from tests.conftest import Clock, LiveServer
+from tests.clock import Clock
+from tests.conftest import LiveServer
 from tests.providers import Providers
 from tests.records import outbox, rows
 from tests.roster_data import ALVA, ANNA, CELIA, CELIA_PHONE, DAVID, ERIK, KARIN

@@ -18,7 +18,8 @@ from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.lines import find_organisation
 from ivr.store.staff import TeacherRecord, import_contact_teachers
-from tests.conftest import STOCKHOLM, LiveServer, make_settings
+from tests.clock import STOCKHOLM
+from tests.conftest import LiveServer, make_settings
 from tests.records import outbox, rows
 from tests.roster_data import STRANGER
 from tests.staff import in_session, record

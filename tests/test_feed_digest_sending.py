@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import STOCKHOLM, Clock, make_settings
+from tests.clock import STOCKHOLM, Clock
+from tests.conftest import make_settings
 from tests.providers import Providers
 from tests.records import outbox
 from tests.roster_data import seed_roster

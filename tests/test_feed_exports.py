@@ -13,7 +13,8 @@ import pytest
 from defusedxml import ElementTree
 
 from tests.calls import place_call
-from tests.conftest import Clock, LiveServer
+from tests.clock import Clock
+from tests.conftest import LiveServer
 from tests.roster_data import ALVA, BO, CELIA, KARIN
 from tests.staff import Staff, record
 

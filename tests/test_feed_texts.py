@@ -12,7 +12,7 @@ from ivr.feed.masking import masked_email, masked_phone
 from ivr.i18n import load_catalogue
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import Absence, Organisation, OutboxMessage, Pupil, School
-from tests.conftest import STOCKHOLM
+from tests.clock import STOCKHOLM
 from tests.test_catalogues import GSM_7, LANGUAGES, PERIODS
 
 PLACEHOLDER_VALUES = {

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.absence import AbsencePeriod, ReportingRules
+from ivr.absence import AbsencePeriod, Horizon, ReportingRules
 from ivr.dtmf import (
     DateKeys,
     DateOrder,
@@ -48,7 +48,7 @@ WEEKENDS = frozenset(
     TODAY + timedelta(days=n) for n in range(100) if (TODAY + timedelta(days=n)).weekday() >= 5
 )
 CONTEXT = CallContext(
-    ReportingRules(today=TODAY, horizon_days=90),
+    ReportingRules(today=TODAY, horizon=Horizon(90)),
     days_off=WEEKENDS | {CHRISTMAS},
     language="sv",
 )
@@ -363,7 +363,7 @@ def _keys(turn: Turn) -> list[str]:
 
 
 def test_a_whole_day_today_on_a_weekend_asks_and_offers_the_next_school_day() -> None:
-    saturday = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon_days=90))
+    saturday = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon=Horizon(90)))
     turn = step(AT[Step.START], Nine(), saturday)
 
     assert turn.record is None
@@ -407,7 +407,7 @@ def test_a_period_with_a_school_day_in_it_is_recorded_without_a_question() -> No
 
 
 def test_no_next_school_day_is_offered_beyond_the_horizon() -> None:
-    short = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon_days=1))
+    short = replace(CONTEXT, rules=ReportingRules(today=SATURDAY, horizon=Horizon(1)))
     turn = step(AT[Step.START], Nine(), short)
     assert _keys(turn) == ["notice.not_a_school_day", "prompt.not_school_days"]
 
@@ -430,7 +430,7 @@ def test_a_norwegian_line_asks_for_the_fodselsnummer_and_day_first_dates() -> No
         "error.fodselsnummer.unknown_pupil"
     )
 
-    earlier = replace(NORWAY, rules=ReportingRules(today=date(2026, 11, 20), horizon_days=90))
+    earlier = replace(NORWAY, rules=ReportingRules(today=date(2026, 11, 20), horizon=Horizon(90)))
     helped = step(AT[Step.START], Help(), earlier)
     assert helped.say[0].params["example_keys"] == "2 1 1 1 2 6"
     assert helped.say[-1].params["date_order"] == Phrase("date_order.dmy")

@@ -13,7 +13,8 @@ from schemathesis.core.result import Err
 from schemathesis.generation.case import Case
 
 from ivr.voice.app import create_app
-from tests.conftest import Clock, make_settings
+from tests.clock import Clock
+from tests.conftest import make_settings
 from tests.roster_data import seed_roster
 from tests.staff import issue_token
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from defusedxml import ElementTree as defused
 
 from tests.calls import SignedCall, first_twiml, heard, place_call, transcript
-from tests.conftest import Clock, LiveServer
+from tests.clock import Clock
+from tests.conftest import LiveServer
 from tests.records import absences, calls, outbox
 from tests.roster_data import (
     ALVA,

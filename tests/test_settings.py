@@ -19,7 +19,7 @@ def test_development_needs_nothing() -> None:
     settings = _settings()
     assert settings.env == "development"
     assert settings.database_url.startswith("sqlite")
-    assert settings.horizon_days == 90
+    assert str(settings.horizon) == "90 days"
 
 
 def test_production_with_real_secrets() -> None:
@@ -72,6 +72,38 @@ def test_production_refuses_missing_or_placeholder_secrets(
     assert named in str(raised.value)
     for secret in (STRONG, "a" * 32):
         assert secret not in str(raised.value), "a secret is never printed"
+
+
+@pytest.mark.parametrize(
+    ("environment", "written"),
+    [
+        ({"IVR_HORIZON": "6 months"}, "6 months"),
+        ({"IVR_HORIZON": "12 Weeks"}, "12 weeks"),
+        ({"IVR_HORIZON": "30"}, "30 days"),
+        ({"IVR_HORIZON_DAYS": "45"}, "45 days"),
+        ({"IVR_HORIZON": "3 months", "IVR_HORIZON_DAYS": "45"}, "3 months"),
+    ],
+)
+def test_the_horizon_is_set_in_days_weeks_or_months(
+    environment: dict[str, str], written: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert str(_settings().horizon) == written
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("6 moons", "days, weeks or months"), ("-1 days", "is not a horizon"), ("121 months", "ten")],
+)
+def test_a_horizon_that_means_nothing_is_refused_with_the_way_to_write_it(
+    value: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_HORIZON", value)
+    with pytest.raises(ValidationError) as raised:
+        _settings()
+    assert "IVR_HORIZON" in str(raised.value)
+    assert says in str(raised.value)
 
 
 def test_an_unknown_time_zone_is_refused() -> None:

@@ -17,7 +17,8 @@ from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
 from ivr.voice.app import create_app
-from tests.conftest import AUTH_TOKEN, Clock, LiveServer, free_port, make_settings
+from tests.clock import Clock
+from tests.conftest import AUTH_TOKEN, LiveServer, free_port, make_settings
 from tests.records import absences, calls, outbox
 from tests.roster_data import ALVA, ANNA, LINE
 

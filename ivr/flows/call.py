@@ -388,7 +388,7 @@ def _wrong_key(state: CallState, context: CallContext) -> Turn:
 
 
 def _period_problem(state: CallState, problem: PeriodProblem, context: CallContext) -> Turn:
-    params = {"days": context.rules.horizon_days, "last_day": context.rules.last_reportable_day}
+    params = {"last_day": context.rules.last_reportable_day}
     return _miss(state, Say(f"error.{state.step}.{problem}", params), context)
 
 

@@ -279,7 +279,7 @@ class CallHandler:
         self, today: date, organisation: OrganisationRules | None, language: str
     ) -> CallContext:
         """What the flow needs to know, from the settings and the organisation's country."""
-        rules = ReportingRules(today=today, horizon_days=self.settings.horizon_days)
+        rules = ReportingRules(today=today, horizon=self.settings.horizon)
         rules_of = country(organisation.country if organisation else self.settings.country)
         return CallContext(
             rules=rules,
