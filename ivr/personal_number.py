@@ -120,7 +120,7 @@ def parse_personal_number(text: str, today: date) -> PersonalNumber:
     return number
 
 
-_WHOLE_NUMBER = re.compile(r"(?<!\d)(?:(?:\d{2})?\d{6}[-+]?\d{4}|\d{6}[- ]?\d{5})(?!\d)")
+_WHOLE_NUMBER = re.compile(r"(?<!\d)(?:(?:\d{2})?\d{6}[-+ ]?\d{4}|\d{6}[- ]?\d{5})(?!\d)")
 _NORWEGIAN_LENGTH = 11
 
 

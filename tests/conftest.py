@@ -85,6 +85,9 @@ def _postgres_reachable() -> str | None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         backends = [name.strip() for name in metafunc.config.getoption("--databases").split(",")]
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:
+            backends = [name for name in backends if name in only.args]
         metafunc.parametrize("backend", [name for name in backends if name], scope="session")
     if metafunc.definition.get_closest_marker("dated") is not None:
         if "clock" not in metafunc.fixturenames:

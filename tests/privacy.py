@@ -7,42 +7,51 @@ test personal number found whole in any of them fails the run.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from functools import cache
 from pathlib import Path
 
-from ivr.roster.demo import demo_personal_numbers
-from tests import roster_data
+from ivr.roster.demo import demo_norwegian_pupils, demo_personal_numbers
+from tests import official, roster_data
 
-SHARED_LISTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "test-personnummer"
 LOG_FILES: list[Path] = []
-_DIGITS = re.compile(r"(?<!\d)(\d{6,8})[-+]?(\d{4})(?!\d)")
+# Digits, each group joined to the next by at most one space, "-" or "+": a number written
+# "150101-2395", "20150101 2395", "251115 47247" or whole. Every window of 10 and 11 digits
+# of such a run is looked up, so a number stays found when other digits stand beside it.
+_DIGIT_RUN = re.compile(r"\d(?:[ \-+]?\d)*")
+_SEPARATORS = re.compile(r"[ \-+]")
+SWEDISH = 10  # the 12-digit form holds the 10-digit one
+NORWEGIAN = 11
 
 
 @cache
 def known_numbers() -> frozenset[str]:
-    """The test personal numbers the suite uses, in their 10-digit form."""
-    numbers = {number[-10:] for number in demo_personal_numbers()}
+    """The test numbers the suite uses: Swedish in their 10-digit form (the demo, the test
+    roster, Skatteverket's lists) and Norwegian fødselsnummer and D-numbers (11 digits)."""
+    numbers = {number[-SWEDISH:] for number in demo_personal_numbers()}
+    numbers |= {pupil.personal_number for pupil in demo_norwegian_pupils()}
     numbers |= {
         value
         for name, value in vars(roster_data).items()
-        if name.isupper() and isinstance(value, str) and value.isdigit() and len(value) == 10
+        if name.isupper() and isinstance(value, str) and value.isdigit()
+        if len(value) in (SWEDISH, NORWEGIAN)
     }
-    for name in ("personnummer.json", "samordningsnummer.json"):
-        path = SHARED_LISTS / name
-        if path.is_file():
-            numbers |= {number[-10:] for number in json.loads(path.read_text())}
+    for name in official.LISTS:
+        numbers |= {number[-SWEDISH:] for number in official.load(name) or ()}
     return frozenset(numbers)
 
 
 def personal_numbers_in(text: str) -> set[str]:
     found = set()
-    for match in _DIGITS.finditer(text):
-        candidate = (match.group(1) + match.group(2))[-10:]
-        if len(match.group(1) + match.group(2)) in (10, 12) and candidate in known_numbers():
-            found.add(candidate)
+    known = known_numbers()
+    for run in _DIGIT_RUN.finditer(text):
+        digits = _SEPARATORS.sub("", run.group(0))
+        for length in (SWEDISH, NORWEGIAN):
+            for offset in range(len(digits) - length + 1):
+                window = digits[offset : offset + length]
+                if window in known:
+                    found.add(window)
     return found
 
 
@@ -67,9 +76,15 @@ def leaks() -> list[str]:
     found: list[str] = []
     for index, line in enumerate(COLLECTOR.lines):
         for number in personal_numbers_in(line):
-            found.append(f"log record {index}: {number[:6]}-**** in {line[:80]!r}...")
+            found.append(f"log record {index}: {number[:6]}-**** in {_masked(line)[:80]!r}...")
     for path in LOG_FILES:
         if path.is_file():
             for number in personal_numbers_in(path.read_text(errors="replace")):
                 found.append(f"{path.name}: {number[:6]}-****")
     return found
+
+
+def _masked(text: str) -> str:
+    for number in personal_numbers_in(text):
+        text = text.replace(number, f"{number[:6]}-****")
+    return text

@@ -52,12 +52,6 @@ def _apology_within(response: httpx.Response, seconds: float, started: float) ->
 
 
 @pytest.fixture
-def postgres_only(backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("a fault of the PostgreSQL server")
-
-
-@pytest.fixture
 def proxy() -> Iterator[TcpProxy]:
     proxied = TcpProxy("127.0.0.1", 5432)
     yield proxied
@@ -65,9 +59,7 @@ def proxy() -> Iterator[TcpProxy]:
 
 
 @pytest.fixture
-def server_behind_proxy(
-    postgres_only: None, database_url: str, proxy: TcpProxy, clock: Clock
-) -> Iterator[LiveServer]:
+def server_behind_proxy(database_url: str, proxy: TcpProxy, clock: Clock) -> Iterator[LiveServer]:
     """A live server whose way to PostgreSQL goes through ``proxy``."""
     import uvicorn
 
@@ -91,6 +83,7 @@ def server_behind_proxy(
     thread.join(timeout=10)
 
 
+@pytest.mark.backends("postgresql")
 def test_postgresql_gone_mid_call_and_back(
     server_behind_proxy: LiveServer, proxy: TcpProxy, db: sa.Engine
 ) -> None:
@@ -123,6 +116,7 @@ def test_postgresql_gone_mid_call_and_back(
     assert len(outbox(db)) == 4
 
 
+@pytest.mark.backends("postgresql")
 def test_a_query_past_the_deadline(
     server_behind_proxy: LiveServer, database_url: str, db: sa.Engine
 ) -> None:
@@ -143,11 +137,8 @@ def test_a_query_past_the_deadline(
     assert len(absences(db)) == 1
 
 
-def test_sqlite_locked_by_another_process(
-    backend: str, database_url: str, clock: Clock, tmp_path: Path
-) -> None:
-    if backend != "sqlite":
-        pytest.skip("SQLite's file lock")
+@pytest.mark.backends("sqlite")
+def test_sqlite_locked_by_another_process(database_url: str, clock: Clock, tmp_path: Path) -> None:
     seed_roster(make_settings(database_url), clock.now.date())
     server = ServerProcess(
         database_url,

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 
+import pytest
 import sqlalchemy as sa
 
 from ivr.logs import MaskPersonalNumbers, json_formatter
@@ -15,7 +16,7 @@ from tests import privacy
 from tests.calls import place_call
 from tests.conftest import LiveServer
 from tests.records import calls
-from tests.roster_data import ALVA, BO, NOT_A_PUPIL
+from tests.roster_data import ALVA, BO, EMIL, NORA, NOT_A_PUPIL, ODD
 
 
 def test_the_run_check_finds_personal_numbers_in_any_common_form() -> None:
@@ -23,6 +24,32 @@ def test_the_run_check_finds_personal_numbers_in_any_common_form() -> None:
         f"a 20{ALVA} b {ALVA[:6]}-{ALVA[6:]} c {BO} d {ALVA[:6]}-**** e 2026112512 f +46701740605"
     )
     assert found == {ALVA, BO}
+
+
+@pytest.mark.parametrize(
+    ("written", "number"),
+    [
+        (f"{NORA}", NORA),
+        (f"{NORA[:6]} {NORA[6:]}", NORA),
+        (f"{NORA[:6]}-{NORA[6:]}", NORA),
+        (f"{ODD[:2]} {ODD[2:4]} {ODD[4:6]} {ODD[6:]}", ODD),
+        (f"{ALVA[:6]} {ALVA[6:]}", ALVA),
+        (f"20{ALVA[:6]} {ALVA[6:]}", ALVA),
+        (f"{EMIL[:6]}+{EMIL[6:]}", EMIL),
+        (f"{ALVA[:3]} {ALVA[3:6]} {ALVA[6:8]} {ALVA[8:]}", ALVA),
+        (f"ref 12 {ALVA} 34", ALVA),
+        (f"digits around it: 99{ALVA}0", ALVA),
+    ],
+)
+def test_the_run_check_finds_norwegian_numbers_and_numbers_written_with_spaces(
+    written: str, number: str
+) -> None:
+    assert privacy.personal_numbers_in(f"keyed {written} at the prompt") == {number}
+
+
+def test_the_run_check_leaves_what_is_masked_or_no_number() -> None:
+    text = f"{ALVA[:6]}-**** {NORA[:6]}-***** 2026-11-25 07:30:00 +46 70 174 06 05 CA12345678"
+    assert privacy.personal_numbers_in(text) == set()
 
 
 def test_a_log_record_is_json_with_its_fields_and_no_personal_number() -> None:
