@@ -9,12 +9,22 @@
 #
 # IVR_ENV is production here: the server refuses to start without real secrets and the
 # public URL. With no IVR_DATABASE_URL it keeps a SQLite file in /data (mount a volume).
+#
+# `python3 dev.py install-check` runs the same install in a fresh virtual environment and
+# places a call through it (and, where a Docker engine runs, builds this image and does the
+# same in it).
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml constraints.txt README.md ./
+RUN python -m venv /opt/ivr
+# The dependencies alone, in a layer that only a change of pyproject.toml or
+# constraints.txt rebuilds: a change to the code does not reinstall them.
+COPY pyproject.toml constraints.txt ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > requirements.txt \
+ && /opt/ivr/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt -r requirements.txt
+# Then the line itself, with the command a user runs (it finds every dependency in place).
+COPY README.md ./
 COPY ivr ./ivr
-RUN python -m venv /opt/ivr \
- && /opt/ivr/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt .
+RUN /opt/ivr/bin/pip install --no-cache-dir --disable-pip-version-check -c constraints.txt .
 
 FROM python:3.11-slim
 RUN useradd --system --create-home --home-dir /data ivr

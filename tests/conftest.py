@@ -45,9 +45,18 @@ def pytest_configure(config: pytest.Config) -> None:
         root.setLevel(logging.INFO)
 
 
+_LEAKS_FROM_WORKERS: list[str] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The privacy check of the whole run: no personal number whole in any log."""
+    """The privacy check of the whole run: no personal number whole in any log. Each
+    pytest-xdist worker hands what it found to the controller, which reports it all."""
     found = privacy.leaks()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["privacy_leaks"] = found
+        return
+    found += _LEAKS_FROM_WORKERS
     if found:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -55,6 +64,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for line in found[:20]:
                 reporter.write_line(f"  {line}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    _LEAKS_FROM_WORKERS.extend(getattr(node, "workeroutput", {}).get("privacy_leaks", []))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

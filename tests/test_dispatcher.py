@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from ivr.notify.dispatcher import Dispatcher, retry_delay
 from ivr.notify.gateways import build_gateways
@@ -85,6 +86,53 @@ async def test_smtp_down_and_back(line: Line, providers: Providers, db: sa.Engin
     assert len(providers.sink.messages) == 2
     assert {m["status"] for m in outbox(db) if m["channel"] == "email"} == {"sent"}
     assert [m["attempts"] for m in outbox(db) if m["channel"] == "email"] == [2, 2]
+
+
+async def test_a_relay_without_starttls_is_reported_at_start_with_the_setting_to_change(
+    line: Line, providers: Providers, db: sa.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The local SMTP server offers no STARTTLS; the line is set to insist on it."""
+    dispatcher = line.dispatcher(smtp_starttls=True)
+    server = f"the SMTP server 127.0.0.1:{providers.smtp.port}"
+    expected = (
+        f"{server} does not offer STARTTLS; set IVR_SMTP_STARTTLS=false for a relay without "
+        "TLS, or IVR_SMTP_PORT=465 for a server that speaks TLS from the start"
+    )
+
+    assert await dispatcher.check_gateways() == {"email": expected}
+    assert any(
+        record.levelname == "ERROR" and expected in record.getMessage() for record in caplog.records
+    )
+    assert await dispatcher.dispatch_once() == 4
+    emails = [m for m in outbox(db) if m["channel"] == "email"]
+    assert {(m["status"], m["last_error"]) for m in emails} == {("pending", expected)}, (
+        "kept for when the setting is fixed"
+    )
+    assert providers.sink.messages == []
+
+    fixed = line.dispatcher()
+    assert await fixed.check_gateways() == {}
+    line.clock.now += timedelta(minutes=1)
+    await fixed.dispatch_once()
+    assert len(providers.sink.messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        (
+            {"smtp_username": "line", "smtp_password": SecretStr("secret")},
+            "offers no login (AUTH); leave IVR_SMTP_USERNAME empty",
+        ),
+        ({"smtp_port": 1}, "SMTP unreachable: could not connect to the SMTP server 127.0.0.1:1"),
+    ],
+)
+async def test_other_smtp_settings_that_cannot_work_are_named(
+    line: Line, settings: dict[str, Any], says: str
+) -> None:
+    problems = await line.dispatcher(**settings).check_gateways()
+    assert says in problems["email"]
+    assert "sms" not in problems
 
 
 async def test_a_long_message_id_is_recorded_and_the_email_sent_once(

@@ -1,6 +1,7 @@
 """Local providers that speak the real protocols: an SMTP server (``aiosmtpd``) and an HTTP
 server that speaks the Twilio Messages API, reached through the real ``twilio`` library.
 
+    pip install '.[devtools]'                   # once: the SMTP server comes with the extra
     python -m ivr.devtools.providers            # SMTP on 127.0.0.1:8025, SMS API on :8030
 
 prints what arrives and the settings that point the line at them. Tests use the same
@@ -26,8 +27,15 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+
+try:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
+    raise ModuleNotFoundError(
+        "the local providers need the devtools extra: pip install 'ivr-absence-line[devtools]'"
+        " (or '.[devtools]' in a checkout)"
+    ) from missing
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response

@@ -132,12 +132,28 @@ class Dispatcher:
         """Send until ``stop`` is set; then finish what is started and hand back the rest."""
         for line in self.describe():
             log.info("confirmations: %s", line)
+        await self.check_gateways()
         while not stop.is_set():
             for job in self.jobs:
                 await job.tick(self.clock())
             handled = await self.dispatch_once(stop)
             if handled == 0:
                 await self._nap(stop)
+
+    async def check_gateways(self) -> dict[str, str]:
+        """Say once, at start, what keeps a gateway from sending (a setting no retry can
+        fix, such as STARTTLS to a relay without it); messages wait for the fix meanwhile."""
+        problems: dict[str, str] = {}
+        for channel, gateway in self.gateways.items():
+            try:
+                async with asyncio.timeout(self.settings.send_timeout_seconds):
+                    problem = await gateway.check()
+            except TimeoutError:
+                problem = f"{gateway.description}: no answer within the send timeout"
+            if problem is not None:
+                problems[channel] = problem
+                log.error("%s cannot be sent: %s", channel, problem, extra={"channel": channel})
+        return problems
 
     async def _nap(self, stop: asyncio.Event) -> None:
         self.wake.clear()

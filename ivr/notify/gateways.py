@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -69,6 +70,11 @@ class Gateway(Protocol):
 
     async def send(self, message: Outgoing) -> Accepted: ...
 
+    async def check(self) -> str | None:
+        """What keeps this gateway from sending, found without sending anything (a setting
+        no retry can fix), or None."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -90,6 +96,9 @@ class LoggingGateway:
             },
         )
         return Accepted(f"dev-{self.channel}-{message.message_id}", "sent")
+
+    async def check(self) -> str | None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -135,6 +144,11 @@ class TwilioSmsGateway:
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise TemporaryFailure(f"Twilio unreachable: {type(error).__name__}") from None
         return Accepted(str(created.sid), str(created.status) if created.status else None)
+
+    async def check(self) -> str | None:
+        # Wrong credentials show at the first send (401, logged as an error there); asking
+        # the API beforehand would cost a request at every start for the same answer.
+        return None
 
     async def close(self) -> None:
         await self.http.close()
@@ -204,30 +218,24 @@ class SmtpEmailGateway:
             client, reused = await self._client()
             try:
                 await client.send_message(email)
-            except aiosmtplib.SMTPServerDisconnected:
+            except aiosmtplib.SMTPServerDisconnected as error:
                 if not reused:
-                    raise TemporaryFailure("SMTP server closed the connection") from None
+                    raise self._failure(error) from None
                 # An idle connection the server had closed: once more on a fresh one.
                 client, _reused = await self._client(fresh=True)
                 await self._send_fresh(client, email)
-            except aiosmtplib.SMTPException as error:
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
                 await self._discard(client)
-                raise _smtp_failure(error) from None
-            except (OSError, TimeoutError) as error:
-                await self._discard(client)
-                raise TemporaryFailure(f"SMTP unreachable: {type(error).__name__}") from None
+                raise self._failure(error) from None
             self.idle.put_nowait(client)
         return Accepted(str(email["Message-ID"]), "sent")
 
     async def _send_fresh(self, client: aiosmtplib.SMTP, email: EmailMessage) -> None:
         try:
             await client.send_message(email)
-        except aiosmtplib.SMTPException as error:
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             await self._discard(client)
-            raise _smtp_failure(error) from None
-        except (OSError, TimeoutError) as error:
-            await self._discard(client)
-            raise TemporaryFailure(f"SMTP unreachable: {type(error).__name__}") from None
+            raise self._failure(error) from None
 
     async def _client(self, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
         if not fresh:
@@ -238,11 +246,25 @@ class SmtpEmailGateway:
         client = self._new_client()
         try:
             await client.connect()
-        except aiosmtplib.SMTPException as error:
-            raise _smtp_failure(error) from None
-        except (OSError, TimeoutError) as error:
-            raise TemporaryFailure(f"SMTP unreachable: {type(error).__name__}") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+            await self._discard(client)
+            raise self._failure(error) from None
         return client, False
+
+    async def check(self) -> str | None:
+        """Connect as a send would (TLS or STARTTLS, login), then say goodbye."""
+        try:
+            client, _reused = await self._client(fresh=True)
+        except SendFailure as failure:
+            return failure.reason
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+        return None
+
+    def _failure(self, error: BaseException) -> SendFailure:
+        return smtp_failure(error, self.settings.smtp_host, self.settings.smtp_port)
 
     @staticmethod
     async def _discard(client: aiosmtplib.SMTP) -> None:
@@ -259,23 +281,62 @@ class SmtpEmailGateway:
                     client.close()
 
 
-_SMTP_UNREACHABLE = (
-    aiosmtplib.SMTPConnectError,
-    aiosmtplib.SMTPConnectTimeoutError,
-    aiosmtplib.SMTPTimeoutError,
-    aiosmtplib.SMTPServerDisconnected,
-)
+def smtp_failure(error: BaseException, host: str, port: int) -> SendFailure:
+    """What went wrong with the SMTP server, and what to change, as the outbox records it.
 
-
-def _smtp_failure(error: aiosmtplib.SMTPException) -> SendFailure:
-    if isinstance(error, _SMTP_UNREACHABLE):
-        return TemporaryFailure(f"SMTP unreachable: {type(error).__name__}")
+    Only the recipient's own address (a 5xx for that recipient) fails a message for good.
+    A server that cannot be reached, a setting that does not suit the server (TLS, login,
+    sender) or a 4xx is kept for retry: an operator fixes those, not the guardian."""
+    server = f"the SMTP server {host}:{port}"
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         refused = error.recipients[0]
         return _by_code(refused.code, f"SMTP {refused.code} for the recipient: {refused.message}")
+    if isinstance(error, aiosmtplib.SMTPRecipientRefused):
+        return _by_code(error.code, f"SMTP {error.code} for the recipient: {error.message}")
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        return TemporaryFailure(
+            f"{server} refused the login ({error.code} {error.message}): check "
+            "IVR_SMTP_USERNAME and IVR_SMTP_PASSWORD"
+        )
+    if isinstance(error, aiosmtplib.SMTPSenderRefused):
+        if error.code == 530:
+            return TemporaryFailure(
+                f"{server} wants a login before it takes mail ({error.code} {error.message}): "
+                "set IVR_SMTP_USERNAME and IVR_SMTP_PASSWORD"
+            )
+        return TemporaryFailure(
+            f"{server} refused the sender {error.sender} ({error.code} {error.message}): set "
+            "IVR_SMTP_FROM to an address the server may send from"
+        )
+    message = str(error).strip()
+    if "STARTTLS extension not supported" in message:
+        return TemporaryFailure(
+            f"{server} does not offer STARTTLS; set IVR_SMTP_STARTTLS=false for a relay "
+            "without TLS, or IVR_SMTP_PORT=465 for a server that speaks TLS from the start"
+        )
+    if "AUTH extension is not supported" in message:
+        return TemporaryFailure(
+            f"{server} offers no login (AUTH); leave IVR_SMTP_USERNAME empty for a relay "
+            "that takes mail without one (or keep IVR_SMTP_STARTTLS on if it offers login "
+            "only over TLS)"
+        )
+    if isinstance(error, ssl.SSLError):
+        return TemporaryFailure(
+            f"TLS with {server} failed ({getattr(error, 'reason', None) or error}): check "
+            "its certificate, and IVR_SMTP_PORT (465 is TLS from the start, 587 is STARTTLS)"
+        )
+    if isinstance(error, aiosmtplib.SMTPTimeoutError | TimeoutError):
+        return TemporaryFailure(f"{server} did not answer in time: {message or 'timed out'}")
+    if isinstance(error, aiosmtplib.SMTPServerDisconnected):
+        return TemporaryFailure(f"{server} closed the connection: {message or 'no reason given'}")
+    if isinstance(error, aiosmtplib.SMTPConnectError | OSError):
+        return TemporaryFailure(
+            f"SMTP unreachable: could not connect to {server}: {message or type(error).__name__}"
+            " (check IVR_SMTP_HOST and IVR_SMTP_PORT)"
+        )
     if isinstance(error, aiosmtplib.SMTPResponseException):
-        return _by_code(error.code, f"SMTP {error.code}: {error.message}")
-    return TemporaryFailure(f"SMTP: {type(error).__name__}")
+        return _by_code(error.code, f"SMTP {error.code} from {server}: {error.message}")
+    return TemporaryFailure(f"{server}: {message or type(error).__name__}")
 
 
 def _by_code(code: int, reason: str) -> SendFailure:
