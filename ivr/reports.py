@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from ivr.absence import AbsencePeriod
+from ivr.domain.absence import AbsencePeriod
+from ivr.domain.personal_number import age_on
 from ivr.i18n import Catalogue
 from ivr.notify.confirmations import (
     Recipient,
@@ -16,7 +17,6 @@ from ivr.notify.confirmations import (
     choose_recipients,
     confirmation_drafts,
 )
-from ivr.personal_number import age_on
 from ivr.store.absences import AddedAbsence, NewAbsence, add_absence
 from ivr.store.outbox import queue
 from ivr.store.roster import ReportedPupil, pupil_for_report

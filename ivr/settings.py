@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from ivr.absence import Horizon
-from ivr.countries import COUNTRIES
+from ivr.domain.absence import Horizon
+from ivr.domain.countries import COUNTRIES
 
 # Development values: known to everyone, so refused outside development.
 DEVELOPMENT_SECRET_KEY = "development-secret-key-not-for-production"  # noqa: S105 - public on purpose

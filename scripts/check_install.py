@@ -122,15 +122,25 @@ def place_demo_call(ivr: Path, demo_output: str, url: str, environment: dict[str
     return recorded.group(1)
 
 
+def copy_of_the_project(work: Path) -> Path:
+    """The project as a clean clone has it, so that nothing built in the checkout before
+    (setuptools' ``build/``, a virtual environment) goes into what is installed."""
+    source = work / "source"
+    leave_out = ".git .venv build dist *.egg-info __pycache__ .*_cache .hypothesis *.db *.db-*"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*leave_out.split()))
+    return source
+
+
 def check_virtual_environment(work: Path) -> None:
     say("a fresh virtual environment with `pip install -c constraints.txt .` (no extras)")
+    source = copy_of_the_project(work)
     environment_dir = work / "venv"
     venv.create(environment_dir, with_pip=True)
     bin_dir = environment_dir / ("Scripts" if os.name == "nt" else "bin")
     python, ivr = bin_dir / "python", bin_dir / "ivr"
     environment = clean_environment()
     pip: list[str | Path] = [python, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    run([*pip, "install", "-c", ROOT / "constraints.txt", ROOT], environment, work)
+    run([*pip, "install", "-c", "constraints.txt", "."], environment, source)
     present = run(
         [
             python,

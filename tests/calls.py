@@ -10,10 +10,10 @@ import httpx
 from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
-from ivr.call_time import Keys, Speech
 from ivr.cli.simulator import CallResult, CallSimulator, keys_from_list
+from ivr.domain.call_time import Keys, Speech
+from ivr.domain.personal_number import mask_personal_numbers
 from ivr.i18n import available_languages, load_catalogue
-from ivr.personal_number import mask_personal_numbers
 from tests.conftest import AUTH_TOKEN, LiveServer
 from tests.roster_data import ANNA, LINE
 

@@ -4,15 +4,17 @@ that reads the staff feed with a token."""
 from __future__ import annotations
 
 import secrets
+import time as timer
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.absence import AbsencePeriod
+from ivr.domain.absence import AbsencePeriod
 from ivr.feed.access import new_token, token_hash
 from ivr.i18n.lookup import Catalogues
 from ivr.reports import record_report
@@ -108,6 +110,31 @@ def days_back(day: date, count: int) -> list[date]:
     return [day - timedelta(days=offset) for offset in range(count)]
 
 
+def wait_for_the_feed(database_url: str, within: float = 15.0) -> None:
+    """On PostgreSQL, wait until every event written so far is settled: the feed returns
+    events only below the oldest transaction running in the whole cluster (``ivr.store.feed``),
+    and another test process may be running a long one in its own database."""
+    if not database_url.startswith("postgresql"):
+        return
+    engine = sa.create_engine(database_url)
+    deadline = timer.monotonic() + within
+    try:
+        with engine.connect() as connection:
+            written = connection.scalar(sa.text("SELECT max(transaction_id) FROM feed_events"))
+            if written is None:
+                return
+            while timer.monotonic() < deadline:
+                oldest = connection.scalar(
+                    sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                )
+                connection.rollback()
+                if oldest is not None and oldest > written:
+                    return
+                timer.sleep(0.02)
+    finally:
+        engine.dispose()
+
+
 class Staff:
     """Someone reading the staff feed with a token in the ``Authorization`` header."""
 
@@ -121,7 +148,11 @@ class Staff:
     def get(self, path: str, **params: str) -> httpx.Response:
         return self.client.get(path, params=params)
 
-    def absences(self, **params: str) -> dict[str, Any]:
+    def absences(self, settle: bool = True, **params: str) -> dict[str, Any]:
+        """A page of the feed; first, unless ``settle`` is off, wait until what was written
+        before is settled (``wait_for_the_feed``)."""
+        if settle:
+            wait_for_the_feed(self.server.settings.database_url)
         response = self.get("/api/v1/absences", **params)
         assert response.status_code == 200, response.text
         page: dict[str, Any] = response.json()

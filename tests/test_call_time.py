@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from defusedxml import ElementTree as defused
 
-from ivr.call_time import (
+from ivr.cli.simulator import spoken_text
+from ivr.domain.call_time import (
     CHARACTERS_PER_DIGIT,
     DEFAULT_CHARACTERS_PER_SECOND,
     SECONDS_PER_KEY,
@@ -16,7 +17,6 @@ from ivr.call_time import (
     rate_for,
     spoken_characters,
 )
-from ivr.cli.simulator import spoken_text
 
 
 def test_speech_takes_its_characters_at_the_languages_rate() -> None:

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.absence import AbsencePeriod, Horizon, ReportingRules
+from ivr.domain.absence import AbsencePeriod, Horizon, ReportingRules
+from ivr.domain.spoken import DigitGroups, Pause, SayAs, as_text
 from ivr.dtmf import DateKeys, Expect, Nine, OneKey
 from ivr.flows import LANGUAGE_KEY, Say, Step, refuse, step, welcome
 from ivr.i18n import MissingText, available_languages, load_catalogue
 from ivr.notify.confirmations import Recipient, ReportFacts, confirmation_drafts
-from ivr.spoken import DigitGroups, Pause, SayAs, as_text
 from tests.test_flow import AT, CONTEXT, INPUTS, NORWAY, SATURDAY
 
 # The shipped catalogues, and any in IVR_CATALOGUE_DIR: a staff member who adds a language

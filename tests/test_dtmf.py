@@ -6,6 +6,8 @@ from datetime import date, time
 
 import pytest
 
+from ivr.domain.fodselsnummer import Fodselsnummer
+from ivr.domain.personal_number import PersonalNumber
 from ivr.dtmf import (
     DateKeys,
     DateOrder,
@@ -22,8 +24,6 @@ from ivr.dtmf import (
     TimeKeys,
     read_keys,
 )
-from ivr.fodselsnummer import Fodselsnummer
-from ivr.personal_number import PersonalNumber
 
 TODAY = date(2026, 11, 25)
 

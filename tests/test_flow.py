@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr.absence import AbsencePeriod, Horizon, ReportingRules
+from ivr.domain.absence import AbsencePeriod, Horizon, ReportingRules
+from ivr.domain.spoken import DigitGroups, Phrase
 from ivr.dtmf import (
     DateKeys,
     DateOrder,
@@ -37,7 +38,6 @@ from ivr.flows import (
     step,
     welcome,
 )
-from ivr.spoken import DigitGroups, Phrase
 
 TODAY = date(2026, 11, 25)
 FRIDAY = date(2026, 11, 27)

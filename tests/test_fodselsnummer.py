@@ -3,7 +3,7 @@
 There is no official list of test numbers here, so the numbers are python-stdnum's own
 documented examples, a worked example published by matematikk.org, and numbers generated to
 be valid (synthetic: made up, taken from no register). Where this module and stdnum
-disagree, the test says so and why (see the docstring of ``ivr.fodselsnummer``).
+disagree, the test says so and why (see the docstring of ``ivr.domain.fodselsnummer``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.no import fodselsnummer as stdnum_fodselsnummer
 
-from ivr.fodselsnummer import (
+from ivr.domain.fodselsnummer import (
     NEW_CONTROL_DIGIT_RULE_FROM,
     Fodselsnummer,
     control_digits,
     control_digits_are_valid,
     parse_fodselsnummer,
 )
-from ivr.personal_number import (
+from ivr.domain.personal_number import (
     InvalidPersonalNumber,
     PersonalNumberProblem,
     mask_personal_numbers,

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ivr.absence import Horizon, HorizonUnit, PeriodProblem, ReportingRules
+from ivr.domain.absence import Horizon, HorizonUnit, PeriodProblem, ReportingRules
 
 
 @pytest.mark.parametrize(

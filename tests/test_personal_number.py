@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from stdnum.se import personnummer as stdnum_personnummer
 
-from ivr.personal_number import (
+from ivr.domain.personal_number import (
     InvalidPersonalNumber,
     PersonalNumber,
     PersonalNumberProblem,

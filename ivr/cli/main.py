@@ -21,11 +21,12 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.countries import COUNTRIES, UnknownCountry, country
+from ivr.domain.countries import COUNTRIES, UnknownCountry, country
+from ivr.domain.phone import InvalidPhoneNumber, for_display, normalise
+from ivr.domain.statuses import MessageStatus
 from ivr.i18n import available_languages, load_catalogue
 from ivr.jobs import side_jobs
 from ivr.logs import configure_logging, uvicorn_log_config
-from ivr.phone import InvalidPhoneNumber, for_display, normalise
 from ivr.roster.csv_file import Roster, RosterInvalid, read_roster
 from ivr.roster.demo import (
     DEMO_CALLER,
@@ -53,7 +54,7 @@ from ivr.store.lines import (
     set_number,
 )
 from ivr.store.models import Organisation, School
-from ivr.store.outbox import STATUSES, list_messages, requeue
+from ivr.store.outbox import list_messages, requeue
 from ivr.store.roster import ImportSummary, RosterConflict, import_roster
 
 app = typer.Typer(help="Telephone absence line for schools.", no_args_is_help=True)
@@ -629,14 +630,15 @@ def absences_list(
 @outbox_app.command("list")
 def outbox_list(
     status: Annotated[
-        str | None, typer.Option(help=f"Only messages with this status: {', '.join(STATUSES)}.")
+        str | None,
+        typer.Option(help=f"Only messages with this status: {', '.join(MessageStatus)}."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 200,
 ) -> None:
     """Confirmations: pending, sent and failed, and why."""
-    if status is not None and status not in STATUSES:
-        raise _fail(f"status must be one of {', '.join(STATUSES)}")
+    if status is not None and status not in set(MessageStatus):
+        raise _fail(f"status must be one of {', '.join(MessageStatus)}")
 
     def work(session: Session, _settings: Settings) -> list[dict[str, object]]:
         return [

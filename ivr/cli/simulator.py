@@ -7,7 +7,7 @@ posts them to its ``action``, a gather that hears nothing falls through to the n
 
 What is said is heard as text: SSML inside ``<Say>`` (``<say-as>``, ``<break>``) is read
 for its words. Each call keeps what was said and keyed, for an estimate of how long it
-takes the caller (``ivr.call_time``).
+takes the caller (``ivr.domain.call_time``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import httpx
 from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
-from ivr.call_time import CallTime, Event, Keys, Speech, estimate, rate_for
-from ivr.personal_number import mask_personal_numbers
+from ivr.domain.call_time import CallTime, Event, Keys, Speech, estimate, rate_for
+from ivr.domain.personal_number import mask_personal_numbers
 
 ABSENCE_HEADER = "X-Absence-Reference"
 MAX_REQUESTS = 200
@@ -49,7 +49,7 @@ class CallResult:
 
     @property
     def call_time(self) -> CallTime:
-        """How long the call took the caller, estimated (``ivr.call_time``)."""
+        """How long the call took the caller, estimated (``ivr.domain.call_time``)."""
         return estimate(self.events)
 
 

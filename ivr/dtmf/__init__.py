@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
 
-from ivr.fodselsnummer import Fodselsnummer, parse_fodselsnummer
-from ivr.personal_number import InvalidPersonalNumber, PersonalNumber, parse_personal_number
+from ivr.domain.fodselsnummer import Fodselsnummer, parse_fodselsnummer
+from ivr.domain.personal_number import InvalidPersonalNumber, PersonalNumber, parse_personal_number
 
 HELP_KEY = "#"
 RESTART_KEY = "*"

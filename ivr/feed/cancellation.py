@@ -18,11 +18,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ivr.absence import AbsencePeriod
+from ivr.domain.absence import AbsencePeriod
+from ivr.domain.statuses import MessageStatus
 from ivr.i18n import Catalogue
 from ivr.store import feed
 from ivr.store.feed import StaffAbsence, load_absences
-from ivr.store.outbox import FAILED, Draft, queue
+from ivr.store.outbox import Draft, queue
 
 KIND = "cancellation"
 
@@ -39,7 +40,7 @@ def cancellation_drafts(
     drafts: list[Draft] = []
     period = period_of(item)
     for confirmation in item.messages_of("confirmation"):
-        if confirmation.status == FAILED:
+        if confirmation.status == MessageStatus.FAILED:
             continue
         catalogue = catalogue_for(confirmation.language)
         values = {

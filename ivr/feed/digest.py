@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ivr.domain.statuses import AbsenceStatus
 from ivr.feed.texts import caller_note, caller_text, local, period_text, pupil_name
 from ivr.i18n import Catalogue
 from ivr.i18n.lookup import Catalogues
@@ -89,7 +90,9 @@ def _queue_group(
     catalogue: Catalogue,
 ) -> int:
     which = AbsenceFilter([group.school_id], day, day, group.group)
-    items = feed.load_absences(session, feed.absences_covering(session, which, status=feed.ACTIVE))
+    items = feed.load_absences(
+        session, feed.absences_covering(session, which, status=AbsenceStatus.ACTIVE)
+    )
     teachers = contact_teachers(session, group.school_id, group.group)
     if not items or not teachers:
         return 0

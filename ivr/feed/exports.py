@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ivr.domain.statuses import MessageStatus
 from ivr.feed import atom, spreadsheet
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, schools_asked
 from ivr.feed.api import From, Group, SchoolName, To
@@ -16,7 +17,6 @@ from ivr.feed.web import catalogue_for, database_of, invalid, now_of, settings_o
 from ivr.i18n import Catalogue
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
-from ivr.store.outbox import FAILED
 
 router = APIRouter(prefix="/api/v1", tags=["staff feed"], responses=ACCESS_ERRORS)
 
@@ -162,7 +162,7 @@ def csv_row(item: StaffAbsence) -> list[str]:
         _minutes(item, absence.cancelled_at),
         spreadsheet.as_text(absence.cancel_reason or ""),
         str(len(confirmations)),
-        str(sum(message.status == FAILED for message in confirmations)),
+        str(sum(message.status == MessageStatus.FAILED for message in confirmations)),
     ]
 
 

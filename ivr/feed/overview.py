@@ -16,9 +16,9 @@ from functools import cache
 
 import holidays
 
+from ivr.domain.statuses import MessageStatus
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import OutboxMessage
-from ivr.store.outbox import DELIVERED, FAILED, SENT
 
 WINDOW_DAYS = 30
 WORRYING_DAYS = 3
@@ -126,10 +126,11 @@ def confirmation_state(item: StaffAbsence) -> ConfirmationState:
     them (``sent``: SMTP says nothing after that)."""
     confirmations = item.messages_of("confirmation")
     delivered = sum(
-        message.status == DELIVERED or (message.channel == "email" and message.status == SENT)
+        message.status == MessageStatus.DELIVERED
+        or (message.channel == "email" and message.status == MessageStatus.SENT)
         for message in confirmations
     )
-    failed = [message for message in confirmations if message.status == FAILED]
+    failed = [message for message in confirmations if message.status == MessageStatus.FAILED]
     return ConfirmationState(len(confirmations), delivered, failed)
 
 

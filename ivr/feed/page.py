@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from ivr.domain.statuses import AbsenceStatus
 from ivr.feed import overview
 from ivr.feed.access import COOKIE, csrf_matches, csrf_token, resolve
 from ivr.feed.cancellation import cancel_report
@@ -229,7 +230,7 @@ def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> 
         ],
         "acknowledged": acknowledged,
         "cancelled": cancelled,
-        "active": absence.status == feed.ACTIVE,
+        "active": absence.status == AbsenceStatus.ACTIVE,
     }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ivr.domain.phone import for_display
 from ivr.feed.cancellation import period_of
 from ivr.i18n import Catalogue
-from ivr.phone import for_display
 from ivr.store.feed import StaffAbsence
 
 

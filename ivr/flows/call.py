@@ -54,7 +54,8 @@ from datetime import date, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from ivr.absence import AbsencePeriod, PeriodProblem, ReportingRules
+from ivr.domain.absence import AbsencePeriod, PeriodProblem, ReportingRules
+from ivr.domain.spoken import DigitGroups, Phrase
 from ivr.dtmf import (
     DateKeys,
     DateOrder,
@@ -68,7 +69,6 @@ from ivr.dtmf import (
     Silence,
     TimeKeys,
 )
-from ivr.spoken import DigitGroups, Phrase
 
 ANOTHER_PUPIL_KEY = "1"
 LANGUAGE_KEY = "8"

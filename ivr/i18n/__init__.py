@@ -25,8 +25,8 @@ from typing import Any
 
 from babel.dates import format_date, format_time
 
-from ivr.absence import AbsencePeriod
-from ivr.spoken import DigitGroups, Pause, Phrase, SayAs, Spoken, as_text, joined
+from ivr.domain.absence import AbsencePeriod
+from ivr.domain.spoken import DigitGroups, Pause, Phrase, SayAs, Spoken, as_text, joined
 
 DEFAULT_LANGUAGE = "sv"
 DIGIT_GROUP_PAUSE_MS = 300

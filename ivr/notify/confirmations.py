@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from ivr.absence import AbsencePeriod
+from ivr.domain.absence import AbsencePeriod
+from ivr.domain.phone import for_display
 from ivr.i18n import Catalogue
-from ivr.phone import for_display
 from ivr.store.outbox import Draft
 
 ADULT_AGE = 18

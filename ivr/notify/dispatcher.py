@@ -26,8 +26,8 @@ from typing import Any, Protocol
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
+from ivr.domain.phone import mask
 from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
-from ivr.phone import mask
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.models import OutboxMessage

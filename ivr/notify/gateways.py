@@ -17,7 +17,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from ivr.phone import mask
+from ivr.domain.phone import mask
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-from ivr.countries import Country, IdentityNumber, country
-from ivr.personal_number import InvalidPersonalNumber
-from ivr.phone import InvalidPhoneNumber, normalise
+from ivr.domain.countries import Country, country
+from ivr.domain.identity import IdentityNumber
+from ivr.domain.personal_number import InvalidPersonalNumber
+from ivr.domain.phone import InvalidPhoneNumber, normalise
 
 REQUIRED_COLUMNS = (
     "school",

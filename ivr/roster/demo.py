@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 
-from ivr.fodselsnummer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET, control_digits
+from ivr.domain.fodselsnummer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET, control_digits
 from ivr.roster.csv_file import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
 DEMO_ORGANISATION = "Demo kommun"

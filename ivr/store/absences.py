@@ -12,9 +12,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ivr.absence import AbsencePeriod
+from ivr.domain.absence import AbsencePeriod
+from ivr.domain.statuses import AbsenceEvent, AbsenceStatus
 from ivr.store.db import DriverStatement
-from ivr.store.feed import REPORTED, record_event
+from ivr.store.feed import record_event
 from ivr.store.models import Absence, Organisation, Pupil, School, table_of
 
 # No 0/O, 1/I/L or U: a reference is read aloud and typed by people.
@@ -101,14 +102,16 @@ def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
         "caller_is_guardian": new.caller_is_guardian,
         "call_sid": new.call_sid,
         "number_in_call": new.number_in_call,
-        "status": "active",
+        "status": AbsenceStatus.ACTIVE,
     }
     for _attempt in range(5):
         reference = new_reference()
         row = _ADD.first(connection, {**values, "reference": reference})
         if row is not None:
             (absence_id,) = row
-            record_event(connection, absence_id, new.school_id, REPORTED, new.reported_at)
+            record_event(
+                connection, absence_id, new.school_id, AbsenceEvent.REPORTED, new.reported_at
+            )
             return AddedAbsence(absence_id, reference)
     raise RuntimeError("could not draw a free absence reference")
 

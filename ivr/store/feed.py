@@ -49,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.domain.statuses import AbsenceEvent, AbsenceStatus
 from ivr.store.db import DriverStatement
 from ivr.store.models import (
     Absence,
@@ -61,12 +62,6 @@ from ivr.store.models import (
 )
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
-
-REPORTED = "reported"
-ACKNOWLEDGED = "acknowledged"
-CANCELLED = "cancelled"
-
-ACTIVE = "active"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -263,7 +258,7 @@ def acknowledge(session: Session, absence_id: int, by: str, now: datetime) -> bo
     school_id = result.scalar()
     if school_id is None:
         return False
-    record_event(session.connection(), absence_id, school_id, ACKNOWLEDGED, now)
+    record_event(session.connection(), absence_id, school_id, AbsenceEvent.ACKNOWLEDGED, now)
     return True
 
 
@@ -272,14 +267,16 @@ def cancel(session: Session, absence_id: int, by: str, reason: str, now: datetim
     so that whoever cancels second (even at the same moment) does nothing more."""
     result = session.execute(
         update(Absence)
-        .where(Absence.id == absence_id, Absence.status == ACTIVE)
-        .values(status=CANCELLED, cancelled_at=now, cancelled_by=by, cancel_reason=reason)
+        .where(Absence.id == absence_id, Absence.status == AbsenceStatus.ACTIVE)
+        .values(
+            status=AbsenceStatus.CANCELLED, cancelled_at=now, cancelled_by=by, cancel_reason=reason
+        )
         .returning(Absence.school_id)
     )
     school_id = result.scalar()
     if school_id is None:
         return False
-    record_event(session.connection(), absence_id, school_id, CANCELLED, now)
+    record_event(session.connection(), absence_id, school_id, AbsenceEvent.CANCELLED, now)
     return True
 
 
@@ -290,7 +287,7 @@ def reported_days(
     rows = session.execute(
         select(Absence.pupil_id, Absence.start_date, Absence.end_date).where(
             Absence.school_id.in_(school_ids),
-            Absence.status == ACTIVE,
+            Absence.status == AbsenceStatus.ACTIVE,
             Absence.start_date <= last_day,
             Absence.end_date >= first_day,
         )

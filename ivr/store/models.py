@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ivr.domain.statuses import AbsenceStatus, MessageStatus
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -74,7 +76,7 @@ class Organisation(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16))
     # ISO 3166 code (SE, NO): how pupils are identified and dates keyed, and which public
-    # holidays are not school days (``ivr.countries``).
+    # holidays are not school days (``ivr.domain.countries``).
     country: Mapped[str] = mapped_column(String(2), default="SE", server_default="SE")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
@@ -211,7 +213,7 @@ class Absence(Base):
     caller_is_guardian: Mapped[bool] = mapped_column(Boolean)
     call_sid: Mapped[str] = mapped_column(String(64))
     number_in_call: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=AbsenceStatus.ACTIVE)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -246,7 +248,7 @@ class OutboxMessage(Base):
     language: Mapped[str] = mapped_column(String(16))
     subject: Mapped[str | None] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     # A Twilio message SID, or an email's Message-ID (which can be long).

@@ -11,6 +11,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.domain.statuses import MessageStatus
 from ivr.store.db import DriverStatement
 from ivr.store.models import Absence, OutboxMessage, table_of
 
@@ -32,13 +33,6 @@ _QUEUE_COLUMNS = (
 _QUEUE = DriverStatement(
     insert(table_of(OutboxMessage)).values({name: bindparam(name) for name in _QUEUE_COLUMNS})
 )
-
-PENDING = "pending"
-SENDING = "sending"
-SENT = "sent"
-DELIVERED = "delivered"
-FAILED = "failed"
-STATUSES = (PENDING, SENDING, SENT, DELIVERED, FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +103,8 @@ def claim_due(
     each other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock serialises them.
     Claiming counts as an attempt, so a message that keeps killing its dispatcher stops."""
     due = or_(
-        and_(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now),
+        and_(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_until < now),
     )
     ids = list(
         session.scalars(
@@ -127,7 +121,7 @@ def claim_due(
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(ids))
         .values(
-            status=SENDING,
+            status=MessageStatus.SENDING,
             claimed_by=dispatcher,
             claimed_until=now + lease,
             attempts=OutboxMessage.attempts + 1,
@@ -145,7 +139,7 @@ def _finish(session: Session, message_id: int, dispatcher: str, **values: Any) -
         update(OutboxMessage)
         .where(
             OutboxMessage.id == message_id,
-            OutboxMessage.status == SENDING,
+            OutboxMessage.status == MessageStatus.SENDING,
             OutboxMessage.claimed_by == dispatcher,
         )
         .values(claimed_by=None, claimed_until=None, **values)
@@ -166,7 +160,7 @@ def mark_sent(
         session,
         message_id,
         dispatcher,
-        status=SENT,
+        status=MessageStatus.SENT,
         provider_id=provider_id,
         provider_status=provider_status,
         sent_at=now,
@@ -187,7 +181,7 @@ def mark_retry(
         session,
         message_id,
         dispatcher,
-        status=PENDING,
+        status=MessageStatus.PENDING,
         next_attempt_at=next_attempt_at,
         last_error=error,
         updated_at=now,
@@ -197,7 +191,14 @@ def mark_retry(
 def mark_failed(
     session: Session, message_id: int, dispatcher: str, now: datetime, error: str
 ) -> bool:
-    return _finish(session, message_id, dispatcher, status=FAILED, last_error=error, updated_at=now)
+    return _finish(
+        session,
+        message_id,
+        dispatcher,
+        status=MessageStatus.FAILED,
+        last_error=error,
+        updated_at=now,
+    )
 
 
 def release(session: Session, message_ids: Sequence[int], dispatcher: str, now: datetime) -> int:
@@ -209,11 +210,11 @@ def release(session: Session, message_ids: Sequence[int], dispatcher: str, now: 
         update(OutboxMessage)
         .where(
             OutboxMessage.id.in_(message_ids),
-            OutboxMessage.status == SENDING,
+            OutboxMessage.status == MessageStatus.SENDING,
             OutboxMessage.claimed_by == dispatcher,
         )
         .values(
-            status=PENDING,
+            status=MessageStatus.PENDING,
             claimed_by=None,
             claimed_until=None,
             attempts=OutboxMessage.attempts - 1,
@@ -259,10 +260,10 @@ def record_provider_status(
     message.provider_status = provider_status
     message.updated_at = now
     if provider_status in ("delivered", "read"):
-        message.status = DELIVERED
+        message.status = MessageStatus.DELIVERED
         message.delivered_at = message.delivered_at or now
     elif provider_status in ("undelivered", "failed", "canceled"):
-        message.status = FAILED
+        message.status = MessageStatus.FAILED
         message.last_error = f"provider: {provider_status}" + (
             f" (error {error_code})" if error_code else ""
         )
@@ -276,9 +277,9 @@ def requeue(session: Session, absence_reference: str, now: datetime) -> int:
         update(OutboxMessage)
         .where(
             OutboxMessage.absence_id.in_(absence_id.scalar_subquery()),
-            OutboxMessage.status == FAILED,
+            OutboxMessage.status == MessageStatus.FAILED,
         )
-        .values(status=PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        .values(status=MessageStatus.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

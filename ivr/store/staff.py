@@ -10,6 +10,7 @@ from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from ivr.domain.statuses import AbsenceStatus
 from ivr.store.models import (
     Absence,
     ContactTeacher,
@@ -252,7 +253,7 @@ def groups_due_a_digest(session: Session, organisation_id: int, day: date) -> li
     """Groups with a contact teacher, an active absence on ``day`` and no digest yet."""
     has_absence = exists().where(
         Absence.pupil_id == Pupil.id,
-        Absence.status == "active",
+        Absence.status == AbsenceStatus.ACTIVE,
         Absence.start_date <= day,
         Absence.end_date >= day,
     )

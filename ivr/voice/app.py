@@ -15,6 +15,7 @@ from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
 from ivr import __version__, metrics
+from ivr.domain.statuses import MessageStatus
 from ivr.feed.routes import router as feed_router
 from ivr.i18n.lookup import Catalogues
 from ivr.jobs import side_jobs
@@ -25,7 +26,7 @@ from ivr.notify.gateways import build_gateways
 from ivr.notify.routes import router as notify_router
 from ivr.settings import Settings, get_settings
 from ivr.store.db import Database, is_sqlite
-from ivr.store.outbox import STATUSES, count_by_status
+from ivr.store.outbox import count_by_status
 from ivr.voice.calls import CallHandler
 from ivr.voice.routes import router as voice_router
 
@@ -117,7 +118,7 @@ def create_app(
             by_status = await database.run(count_by_status, within=2.0)
         except Exception:  # noqa: BLE001 - the process's own figures are still worth serving
             by_status = {}
-        for status in STATUSES:
+        for status in MessageStatus:
             metrics.OUTBOX.labels(status).set(by_status.get(status, 0))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

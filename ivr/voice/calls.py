@@ -21,8 +21,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ivr import metrics
-from ivr.absence import ReportingRules
-from ivr.countries import country
+from ivr.domain.absence import ReportingRules
+from ivr.domain.countries import country
+from ivr.domain.phone import InvalidPhoneNumber, is_withheld, mask, normalise
+from ivr.domain.school_days import days_off
 from ivr.dtmf import PersonalNumberKeys, Silence, read_keys
 from ivr.flows import (
     CallContext,
@@ -37,9 +39,7 @@ from ivr.flows import (
     welcome,
 )
 from ivr.i18n.lookup import Catalogues
-from ivr.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.reports import record_report
-from ivr.school_days import days_off
 from ivr.settings import Settings
 from ivr.store.calls import (
     add_call,

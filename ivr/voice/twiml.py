@@ -9,9 +9,9 @@ from functools import lru_cache
 from twilio.twiml.voice_response import Say as SayVerb
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.domain.spoken import Pause, SayAs, Spoken, joined
 from ivr.flows import Say, Turn
 from ivr.i18n import Catalogue
-from ivr.spoken import Pause, SayAs, Spoken, joined
 
 # Twilio passes SSML through to these text-to-speech providers; its basic voices (man,
 # woman, alice) would read the markup aloud, so they get plain text.

@@ -10,14 +10,14 @@ against this module in the tests. The Luhn digit itself comes from ``stdnum.luhn
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from stdnum import luhn
+
+from ivr.domain.identity import IdentityNumber
 
 _COORDINATION_DAY_OFFSET = 60
 _SHAPE = re.compile(r"^(\d{2})?(\d{2})(\d{2})(\d{2})([-+]?)(\d{3})(\d)$")
@@ -37,8 +37,8 @@ class InvalidPersonalNumber(ValueError):
         self.problem = problem
 
 
-@dataclass(frozen=True, slots=True)
-class PersonalNumber:
+@dataclass(frozen=True, slots=True, repr=False)
+class PersonalNumber(IdentityNumber):
     """A valid personal or coordination number, kept in its 12-digit form ``YYYYMMDDNNNC``."""
 
     digits: str
@@ -64,15 +64,6 @@ class PersonalNumber:
     def masked(self) -> str:
         """Safe to log or print: ``YYMMDD-****``, with no serial and no check digit."""
         return f"{self.digits[2:8]}-****"
-
-    def keyed_hash(self, key: bytes) -> str:
-        """Lookup key for the store: the number itself is never stored."""
-        return hmac.new(key, self.digits.encode("ascii"), hashlib.sha256).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"PersonalNumber({self.masked})"
-
-    __str__ = __repr__
 
 
 def age_on(born: date, day: date) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ivr.domain.fodselsnummer import Fodselsnummer, parse_fodselsnummer
+from ivr.domain.personal_number import PersonalNumber, parse_personal_number
 from ivr.dtmf import DateOrder, Expect
-from ivr.fodselsnummer import Fodselsnummer, parse_fodselsnummer
-from ivr.personal_number import PersonalNumber, parse_personal_number
 
 IdentityNumber = PersonalNumber | Fodselsnummer
 

@@ -32,13 +32,12 @@ which agrees on every ordinary fødselsnummer and D-number. Where the two differ
 from __future__ import annotations
 
 import calendar
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
 
-from ivr.personal_number import InvalidPersonalNumber, PersonalNumberProblem
+from ivr.domain.identity import IdentityNumber
+from ivr.domain.personal_number import InvalidPersonalNumber, PersonalNumberProblem
 
 D_NUMBER_DAY_OFFSET = 40
 SYNTHETIC_MONTH_OFFSET = 80
@@ -48,12 +47,16 @@ _SECOND_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1)
 _SHAPE = re.compile(r"^(\d{6})[ -]?(\d{5})$")
 
 
-@dataclass(frozen=True, slots=True)
-class Fodselsnummer:
+@dataclass(frozen=True, slots=True, repr=False)
+class Fodselsnummer(IdentityNumber):
     """A valid fødselsnummer or D-number, as its 11 digits, with the birth date it means."""
 
     digits: str
-    birth_date: date
+    born: date
+
+    @property
+    def birth_date(self) -> date:
+        return self.born
 
     @property
     def is_d_number(self) -> bool:
@@ -63,15 +66,6 @@ class Fodselsnummer:
     def masked(self) -> str:
         """Safe to log or print: ``DDMMYY-*****``."""
         return f"{self.digits[:6]}-*****"
-
-    def keyed_hash(self, key: bytes) -> str:
-        """Lookup key for the store: the number itself is never stored."""
-        return hmac.new(key, self.digits.encode("ascii"), hashlib.sha256).hexdigest()
-
-    def __repr__(self) -> str:
-        return f"Fodselsnummer({self.masked})"
-
-    __str__ = __repr__
 
 
 def _remainder(digits: str, weights: tuple[int, ...]) -> int:
