@@ -226,7 +226,7 @@ def live_server(
     database_url: str, clock: Clock, server_settings: dict[str, object]
 ) -> Iterator[LiveServer]:
     """The real application on a real socket, with the seeded roster."""
-    from ivr.voice.app import create_app
+    from ivr.app import create_app
 
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"

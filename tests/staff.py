@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.domain.absence import AbsencePeriod
-from ivr.feed.access import new_token, token_hash
 from ivr.i18n.lookup import Catalogues
-from ivr.reports import record_report
+from ivr.services.reports import record_report
+from ivr.services.staff_tokens import new_token, token_hash
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.lines import find_organisation
@@ -148,11 +148,13 @@ class Staff:
     def get(self, path: str, **params: str) -> httpx.Response:
         return self.client.get(path, params=params)
 
-    def absences(self, settle: bool = True, **params: str) -> dict[str, Any]:
-        """A page of the feed; first, unless ``settle`` is off, wait until what was written
-        before is settled (``wait_for_the_feed``)."""
-        if settle:
-            wait_for_the_feed(self.server.settings.database_url)
+    def absences(self, **params: str) -> dict[str, Any]:
+        """A page of the feed, once what was written before is settled."""
+        wait_for_the_feed(self.server.settings.database_url)
+        return self.absences_now(**params)
+
+    def absences_now(self, **params: str) -> dict[str, Any]:
+        """A page of the feed as it stands, settled or not."""
         response = self.get("/api/v1/absences", **params)
         assert response.status_code == 200, response.text
         page: dict[str, Any] = response.json()

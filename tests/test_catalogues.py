@@ -16,7 +16,7 @@ from ivr.domain.spoken import DigitGroups, Pause, SayAs, as_text
 from ivr.dtmf import DateKeys, Expect, Nine, OneKey
 from ivr.flows import LANGUAGE_KEY, Say, Step, refuse, step, welcome
 from ivr.i18n import MissingText, available_languages, load_catalogue
-from ivr.notify.confirmations import Recipient, ReportFacts, confirmation_drafts
+from ivr.services.confirmations import Recipient, ReportFacts, confirmation_drafts
 from tests.test_flow import AT, CONTEXT, INPUTS, NORWAY, SATURDAY
 
 # The shipped catalogues, and any in IVR_CATALOGUE_DIR: a staff member who adds a language

@@ -63,7 +63,7 @@ def server_behind_proxy(database_url: str, proxy: TcpProxy, clock: Clock) -> Ite
     """A live server whose way to PostgreSQL goes through ``proxy``."""
     import uvicorn
 
-    from ivr.voice.app import create_app
+    from ivr.app import create_app
 
     seed_roster(make_settings(database_url), clock.now.date())
     proxied = make_url(database_url).set(port=proxy.port).render_as_string(hide_password=False)
@@ -172,7 +172,7 @@ def test_sqlite_locked_by_another_process(database_url: str, clock: Clock, tmp_p
 def test_the_fallback_url_works_without_a_database(clock: Clock) -> None:
     import uvicorn
 
-    from ivr.voice.app import create_app
+    from ivr.app import create_app
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

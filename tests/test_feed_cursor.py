@@ -64,7 +64,7 @@ def test_reports_committed_out_of_order_are_each_seen_exactly_once(
         cursor = ""
         while True:
             finished = done.is_set()
-            page = solskolan.absences(settle=False, since=cursor, limit="7")
+            page = solskolan.absences_now(since=cursor, limit="7")
             seen.extend(a["reference"] for a in page["absences"])
             cursor = page["next"]
             if finished and not page["absences"] and not page["more"]:

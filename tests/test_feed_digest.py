@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr.feed.digest import DigestSchedule, queue_due_digests
+from ivr.services.digest import DigestSchedule, queue_due_digests
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.lines import find_organisation

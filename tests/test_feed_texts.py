@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from ivr.feed.cancellation import cancellation_drafts
 from ivr.feed.masking import masked_email, masked_phone
 from ivr.i18n import load_catalogue
+from ivr.services.cancellation import cancellation_drafts
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import Absence, Organisation, OutboxMessage, Pupil, School
 from tests.clock import STOCKHOLM

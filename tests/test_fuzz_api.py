@@ -12,7 +12,7 @@ from schemathesis import checks
 from schemathesis.core.result import Err
 from schemathesis.generation.case import Case
 
-from ivr.voice.app import create_app
+from ivr.app import create_app
 from tests.clock import Clock
 from tests.conftest import make_settings
 from tests.roster_data import seed_roster

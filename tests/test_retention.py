@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from ivr.cli.main import app as cli
-from ivr.jobs import retention
+from ivr.services.jobs import retention
 from ivr.store.db import Database
 from tests.calls import place_call
 from tests.conftest import LiveServer

@@ -16,7 +16,7 @@ import uvicorn
 from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
-from ivr.voice.app import create_app
+from ivr.app import create_app
 from tests.clock import Clock
 from tests.conftest import AUTH_TOKEN, LiveServer, free_port, make_settings
 from tests.records import absences, calls, outbox

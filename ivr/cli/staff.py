@@ -11,8 +11,9 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from ivr.feed.access import new_token, token_hash
-from ivr.feed.staff_csv import StaffFileInvalid, read_staff_file
+from ivr.cli.common import console, errors, fail, organisation_named, with_session
+from ivr.roster.staff_csv import StaffFileInvalid, read_staff_file
+from ivr.services.staff_tokens import new_token, token_hash
 from ivr.settings import Settings
 from ivr.store.staff import (
     TeacherImportSummary,
@@ -32,14 +33,6 @@ staff_app = typer.Typer(
 token_app = typer.Typer(help="Staff tokens: who may read which schools.", no_args_is_help=True)
 staff_app.add_typer(token_app, name="token")
 
-# After ``staff_app``: ``ivr.cli.main`` registers it when imported, whichever module comes first.
-from ivr.cli.main import (  # noqa: E402
-    _fail,
-    _organisation_for_import,
-    _with_session,
-    console,
-    errors,
-)
 
 Org = Annotated[str | None, typer.Option(help="Organisation (needed if there are several).")]
 
@@ -59,16 +52,16 @@ def token_create(
     label = name.strip() if name else None
 
     def work(session: Session, settings: Settings) -> tuple[int, str, str]:
-        organisation = _organisation_for_import(session, org)
+        organisation = organisation_named(session, org)
         schools = find_schools(session, organisation.id, set(school))
         missing = sorted(set(school) - schools.keys())
         if missing:
-            raise _fail(
+            raise fail(
                 f"{organisation.name} has no school {', '.join(map(repr, missing))}; "
                 "schools come from the roster"
             )
         if label and label_taken(session, organisation.id, label):
-            raise _fail(f"there is already a token named {label!r}; revoke it or pick another")
+            raise fail(f"there is already a token named {label!r}; revoke it or pick another")
         created = add_token(
             session,
             organisation.id,
@@ -79,7 +72,7 @@ def token_create(
         )
         return created.id, organisation.name, settings.public_base_url
 
-    token_id, organisation, base_url = _with_session(work)
+    token_id, organisation, base_url = with_session(work)
     console.print(
         f"Token {token_id}{f' ({label})' if label else ''} for {', '.join(sorted(set(school)))} "
         f"({organisation}). It is shown only now; keep it like a password:"
@@ -112,7 +105,7 @@ def token_list() -> None:
         ]
 
     table = Table("id", "name", "organisation", "schools", "created (UTC)", "status")
-    for row in _with_session(work):
+    for row in with_session(work):
         table.add_row(*row)
     console.print(table)
 
@@ -126,13 +119,13 @@ def token_revoke(
     def work(session: Session, _settings: Settings) -> tuple[int, bool]:
         found = find_tokens(session, token.strip())
         if not found:
-            raise _fail(f"no token {token!r}")
+            raise fail(f"no token {token!r}")
         if len(found) > 1:
             ids = ", ".join(str(t.id) for t in found)
-            raise _fail(f"several tokens are called {token!r} (ids {ids}); give the id")
+            raise fail(f"several tokens are called {token!r} (ids {ids}); give the id")
         return found[0].id, revoke_token(session, found[0].id, datetime.now(UTC))
 
-    token_id, revoked = _with_session(work)
+    token_id, revoked = with_session(work)
     console.print(f"Token {token_id} " + ("revoked." if revoked else "was already revoked."))
 
 
@@ -157,11 +150,11 @@ def staff_import(
         raise typer.Exit(1) from None
 
     def work(session: Session, _settings: Settings) -> TeacherImportSummary:
-        organisation = _organisation_for_import(session, org)
+        organisation = organisation_named(session, org)
         return import_contact_teachers(session, organisation.id, teachers)
 
     try:
-        summary = _with_session(work)
+        summary = with_session(work)
     except UnknownGroups as unknown:
         _report([f"line {line}: {message}" for line, message in unknown.problems])
         raise typer.Exit(1) from None

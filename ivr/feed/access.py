@@ -1,8 +1,5 @@
-"""Staff tokens: how they are made and checked, and who is asking.
-
-A token is 256 random bits (``secrets.token_urlsafe(32)``) behind a short prefix that makes
-it recognisable. Only its HMAC-SHA256 under ``IVR_SECRET_KEY`` is stored, as for personal
-numbers: a copy of the database lets no one in, and a new key invalidates every token.
+"""Who is asking: the staff token a request carries (``ivr.services.staff_tokens`` makes
+them), checked against the store.
 
 Where a request may carry its token:
 
@@ -21,17 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from ivr.services.staff_tokens import token_hash
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.staff import StaffAccess, find_access
 
-TOKEN_PREFIX = "ivrs_"  # noqa: S105 - a prefix, not a secret
 COOKIE = "ivr_staff"
 UNAUTHORISED = "a valid staff token is needed"
 
@@ -41,16 +37,6 @@ ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid staff token for what was asked (the same for any reason)."},
     413: {"description": "The request is larger than the line accepts."},
 }
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def token_hash(token: str, settings: Settings) -> str:
-    return hmac.new(
-        settings.personal_number_key, b"staff-token:" + token.encode(), hashlib.sha256
-    ).hexdigest()
 
 
 def csrf_token(access: StaffAccess, settings: Settings) -> str:

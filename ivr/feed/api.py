@@ -18,12 +18,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, StaffWriter, schools_asked
-from ivr.feed.cancellation import cancel_report
 from ivr.feed.schemas import Absence, AbsencePage, CancelRequest, School, absence_out
-from ivr.feed.web import catalogues_of, database_of, invalid, now_of
+from ivr.services.cancellation import cancel_report
 from ivr.store import feed
 from ivr.store.feed import START, AbsenceFilter, Position
 from ivr.store.staff import StaffAccess
+from ivr.web.state import catalogues_of, database_of, invalid, now_of
 
 router = APIRouter(prefix="/api/v1", tags=["staff feed"], responses=ACCESS_ERRORS)
 

@@ -12,11 +12,18 @@ from ivr.domain.statuses import MessageStatus
 from ivr.feed import atom, spreadsheet
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, schools_asked
 from ivr.feed.api import From, Group, SchoolName, To
-from ivr.feed.texts import caller_note, caller_text, last_change, local, period_text, pupil_name
-from ivr.feed.web import catalogue_for, database_of, invalid, now_of, settings_of, today_for
 from ivr.i18n import Catalogue
+from ivr.services.staff_texts import (
+    caller_note,
+    caller_text,
+    last_change,
+    local,
+    period_text,
+    pupil_name,
+)
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
+from ivr.web.state import catalogue_for, database_of, invalid, now_of, settings_of, today_for
 
 router = APIRouter(prefix="/api/v1", tags=["staff feed"], responses=ACCESS_ERRORS)
 

@@ -28,10 +28,15 @@ from sqlalchemy.orm import Session
 from ivr.domain.statuses import AbsenceStatus
 from ivr.feed import overview
 from ivr.feed.access import COOKIE, csrf_matches, csrf_token, resolve
-from ivr.feed.cancellation import cancel_report
 from ivr.feed.masking import masked_address
-from ivr.feed.texts import local, period_text, pupil_name
-from ivr.feed.web import (
+from ivr.i18n import Catalogue
+from ivr.services.cancellation import cancel_report
+from ivr.services.staff_texts import local, period_text, pupil_name
+from ivr.store import feed
+from ivr.store.feed import AbsenceFilter, StaffAbsence
+from ivr.store.models import Pupil
+from ivr.store.staff import StaffAccess
+from ivr.web.state import (
     catalogue_for,
     catalogues_of,
     database_of,
@@ -39,11 +44,6 @@ from ivr.feed.web import (
     settings_of,
     today_for,
 )
-from ivr.i18n import Catalogue
-from ivr.store import feed
-from ivr.store.feed import AbsenceFilter, StaffAbsence
-from ivr.store.models import Pupil
-from ivr.store.staff import StaffAccess
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,13 +21,14 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
 from ivr.domain.phone import mask
 from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
+from ivr.services.jobs import Job
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.models import OutboxMessage
@@ -52,12 +53,6 @@ _NO_LIMIT = contextlib.nullcontext()
 
 def dispatcher_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-
-
-class Job(Protocol):
-    """Side work a dispatcher's loop ticks now and then (daily digests, retention)."""
-
-    async def tick(self, now: datetime) -> int: ...
 
 
 class _Outcomes:

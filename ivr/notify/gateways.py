@@ -14,11 +14,10 @@ from typing import Protocol
 import aiohttp
 import aiosmtplib
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
 
 from ivr.domain.phone import mask
 from ivr.settings import Settings
+from ivr.twilio.client import TwilioApi
 
 log = logging.getLogger(__name__)
 
@@ -110,16 +109,7 @@ class TwilioSmsGateway:
     channel = "sms"
 
     def __init__(self, settings: Settings) -> None:
-        self.http = AsyncTwilioHttpClient()
-        self.client = Client(
-            settings.twilio_account_sid,
-            settings.twilio_auth_token.get_secret_value(),
-            http_client=self.http,
-        )
-        # The library logs every request with its parameters (numbers and texts): keep that
-        # personal data out of the logs.
-        logging.getLogger("twilio").setLevel(logging.WARNING)
-        self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        self.api = TwilioApi(settings)
         self.sender = (
             {"messaging_service_sid": settings.twilio_messaging_service_sid}
             if settings.twilio_messaging_service_sid
@@ -128,12 +118,12 @@ class TwilioSmsGateway:
         self.status_callback = f"{settings.public_base_url}/twilio/sms/status"
         self.timeout = settings.send_timeout_seconds
         via = self.sender.get("messaging_service_sid") or settings.sms_from
-        self.description = f"Twilio SMS from {via} via {self.client.api.base_url}"
+        self.description = f"Twilio SMS from {via} via {self.api.base_url}"
 
     async def send(self, message: Outgoing) -> Accepted:
         try:
             async with asyncio.timeout(self.timeout):
-                created = await self.client.messages.create_async(
+                created = await self.api.client.messages.create_async(
                     to=message.address,
                     body=message.body,
                     status_callback=self.status_callback,
@@ -151,7 +141,7 @@ class TwilioSmsGateway:
         return None
 
     async def close(self) -> None:
-        await self.http.close()
+        await self.api.close()
 
 
 def _twilio_failure(error: TwilioRestException) -> SendFailure:

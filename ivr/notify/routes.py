@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ivr.store.db import Database
 from ivr.store.outbox import record_provider_status
-from ivr.voice.signature import WEBHOOK_ERRORS, form_body, signed_form
+from ivr.twilio.signature import WEBHOOK_ERRORS, form_body, signed_form
 
 router = APIRouter(tags=["twilio"])
 

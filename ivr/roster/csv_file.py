@@ -20,13 +20,13 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 
 from ivr.domain.countries import Country, country
 from ivr.domain.identity import IdentityNumber
 from ivr.domain.personal_number import InvalidPersonalNumber
 from ivr.domain.phone import InvalidPhoneNumber, normalise
+from ivr.roster.records import GuardianContact, PupilRecord, Roster, RowError
 
 REQUIRED_COLUMNS = (
     "school",
@@ -47,56 +47,6 @@ _PERSONAL_NUMBER_PROBLEMS = {
     "no_such_date": "personal_number does not hold a valid date of birth",
     "check_digit": "personal_number has a wrong check digit",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class GuardianContact:
-    name: str
-    phone: str | None
-    email: str | None
-    language: str | None
-
-    @property
-    def contact_key(self) -> str:
-        """Who this guardian is within the organisation: the phone number, else the email."""
-        return self.phone or (self.email or "").lower()
-
-
-@dataclass(frozen=True, slots=True)
-class PupilRecord:
-    school: str
-    pupil_id: str
-    personal_number: IdentityNumber
-    first_name: str
-    last_name: str
-    group: str
-    phone: str | None
-    email: str | None
-    line: int
-    guardians: list[GuardianContact] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class Roster:
-    pupils: list[PupilRecord]
-    rows: int
-
-    @property
-    def guardians(self) -> dict[str, GuardianContact]:
-        found: dict[str, GuardianContact] = {}
-        for pupil in self.pupils:
-            for guardian in pupil.guardians:
-                found[guardian.contact_key] = guardian
-        return found
 
 
 class RosterInvalid(ValueError):

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ivr.domain.absence import AbsencePeriod
 from ivr.domain.statuses import AbsenceStatus, MessageStatus
 
 NAMING_CONVENTION = {
@@ -222,6 +223,10 @@ class Absence(Base):
 
     pupil: Mapped[Pupil] = relationship(lazy="raise")
     school: Mapped[School] = relationship(lazy="raise")
+
+    @property
+    def period(self) -> AbsencePeriod:
+        return AbsencePeriod(self.start_date, self.start_time, self.end_date, self.end_time)
 
 
 class OutboxMessage(Base):

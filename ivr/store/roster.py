@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ivr.roster.csv_file import GuardianContact, PupilRecord, Roster, RowError
+from ivr.roster.records import GuardianContact, PupilRecord, Roster, RowError
 from ivr.store.db import DriverStatement
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
 

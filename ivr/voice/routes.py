@@ -17,8 +17,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from ivr import metrics
-from ivr.voice.calls import STEP_PATH, Answer, CallHandler
-from ivr.voice.signature import WEBHOOK_ERRORS, form_body, signed_form
+from ivr.services.calls import Answer
+from ivr.twilio.signature import WEBHOOK_ERRORS, form_body, signed_form
+from ivr.voice.calls import STEP_PATH, CallHandler
 
 TWIML = "text/xml; charset=utf-8"
 ABSENCE_HEADER = "X-Absence-Reference"

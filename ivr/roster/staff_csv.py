@@ -8,7 +8,8 @@ contact teachers: one row each.
 
 from __future__ import annotations
 
-from ivr.roster.csv_file import RowError, UnreadableFile, csv_rows, is_email
+from ivr.roster.csv_file import UnreadableFile, csv_rows, is_email
+from ivr.roster.records import RowError
 from ivr.store.staff import TeacherRecord
 
 COLUMNS = ("school", "group", "name", "email")

@@ -6,15 +6,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from ivr.feed.digest import DigestSchedule
-from ivr.notify.dispatcher import Job
+from ivr.services.digest import DigestSchedule
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.retention import delete_old_absences, delete_old_calls
 
 log = logging.getLogger(__name__)
+
+
+class Job(Protocol):
+    """Side work a dispatcher's loop ticks now and then (daily digests, retention)."""
+
+    async def tick(self, now: datetime) -> int: ...
 
 
 class Every:

@@ -18,7 +18,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ivr.domain.absence import AbsencePeriod
 from ivr.domain.statuses import MessageStatus
 from ivr.i18n import Catalogue
 from ivr.store import feed
@@ -28,17 +27,12 @@ from ivr.store.outbox import Draft, queue
 KIND = "cancellation"
 
 
-def period_of(item: StaffAbsence) -> AbsencePeriod:
-    absence = item.absence
-    return AbsencePeriod(absence.start_date, absence.start_time, absence.end_date, absence.end_time)
-
-
 def cancellation_drafts(
     item: StaffAbsence, catalogue_for: Callable[[str | None], Catalogue]
 ) -> list[Draft]:
     """One message per confirmation that was not given up on."""
     drafts: list[Draft] = []
-    period = period_of(item)
+    period = item.absence.period
     for confirmation in item.messages_of("confirmation"):
         if confirmation.status == MessageStatus.FAILED:
             continue

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from ivr.domain.statuses import AbsenceStatus
-from ivr.feed.texts import caller_note, caller_text, local, period_text, pupil_name
 from ivr.i18n import Catalogue
 from ivr.i18n.lookup import Catalogues
+from ivr.services.staff_texts import caller_note, caller_text, local, period_text, pupil_name
 from ivr.settings import Settings
 from ivr.store import feed
 from ivr.store.db import Database

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from ivr.domain.absence import AbsencePeriod
 from ivr.domain.personal_number import age_on
 from ivr.i18n import Catalogue
-from ivr.notify.confirmations import (
+from ivr.services.confirmations import (
     Recipient,
     ReportFacts,
     caller_relation,

@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.domain.phone import for_display
-from ivr.feed.cancellation import period_of
 from ivr.i18n import Catalogue
 from ivr.store.feed import StaffAbsence
 
@@ -20,7 +19,7 @@ def local(item: StaffAbsence, moment: datetime) -> datetime:
 
 
 def period_text(catalogue: Catalogue, item: StaffAbsence, short: bool = True) -> str:
-    return catalogue.period(period_of(item), short=short)
+    return catalogue.period(item.absence.period, short=short)
 
 
 def caller_text(item: StaffAbsence) -> str:

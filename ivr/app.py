@@ -1,0 +1,86 @@
+"""The web application, assembled: the Twilio webhooks, the staff feed, the delivery reports
+and the health routes, one database, and on SQLite the dispatcher in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from twilio.request_validator import RequestValidator
+
+from ivr import __version__
+from ivr.feed.routes import router as feed_router
+from ivr.i18n.lookup import Catalogues
+from ivr.logs import configure_logging
+from ivr.notify.routes import router as notify_router
+from ivr.settings import Settings, get_settings
+from ivr.store.db import Database, is_sqlite
+from ivr.voice.calls import CallHandler
+from ivr.voice.routes import router as voice_router
+from ivr.web.health import router as health_router
+from ivr.web.limits import BodySizeLimit
+from ivr.worker import dispatcher_for
+
+log = logging.getLogger(__name__)
+
+
+def runs_dispatcher(settings: Settings) -> bool:
+    """``auto``: with SQLite the server sends confirmations itself (one command is a working
+    line); with PostgreSQL that is left to ``ivr worker`` processes."""
+    if settings.dispatcher == "auto":
+        return is_sqlite(settings.database_url)
+    return settings.dispatcher == "on"
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> FastAPI:
+    settings = settings or get_settings()
+    database = Database(
+        settings.database_url, serving=True, deadline_seconds=settings.webhook_deadline_seconds
+    )
+    calls = CallHandler(
+        settings, database, Catalogues(settings.language, settings.catalogue_dir), clock
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not runs_dispatcher(settings):
+            yield
+            await database.aclose()
+            return
+        async with dispatcher_for(database, settings, clock) as dispatcher:
+            app.state.dispatcher = dispatcher
+            calls.on_recorded = dispatcher.wake.set
+            stop = asyncio.Event()
+            task = asyncio.create_task(dispatcher.run(stop))
+            yield
+            stop.set()
+            await task
+        await database.aclose()
+
+    app = FastAPI(title="Absence line", version=__version__, lifespan=lifespan)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    app.state.calls = calls
+    app.state.clock = clock
+    app.include_router(voice_router)
+    app.include_router(notify_router)
+    app.include_router(feed_router)
+    app.include_router(health_router)
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory ivr.app:app_from_environment`` (and ``ivr serve``)."""
+    settings = get_settings()
+    configure_logging(json=settings.log_format == "json")
+    return create_app(settings)

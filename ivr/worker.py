@@ -1,0 +1,50 @@
+"""The dispatcher, assembled: its gateways and side jobs, run in the server's process (on
+SQLite) or alone as ``ivr worker``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from ivr.notify.dispatcher import Dispatcher
+from ivr.notify.gateways import build_gateways
+from ivr.services.jobs import side_jobs
+from ivr.settings import Settings
+from ivr.store.db import Database
+
+
+@asynccontextmanager
+async def dispatcher_for(
+    database: Database,
+    settings: Settings,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> AsyncIterator[Dispatcher]:
+    """A dispatcher with the gateways the settings choose; they are closed afterwards."""
+    gateways = build_gateways(settings)
+    try:
+        yield Dispatcher(database, gateways, settings, clock, jobs=side_jobs(database, settings))
+    finally:
+        for gateway in gateways.values():
+            await gateway.close()
+
+
+async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
+    """Send until SIGTERM or Ctrl-C: sends in progress finish, the rest is handed back."""
+    database = Database(settings.database_url, serving=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    try:
+        async with dispatcher_for(database, settings) as dispatcher:
+            say(f"Worker {dispatcher.name} sending confirmations; SIGTERM or Ctrl-C stops it.")
+            await dispatcher.run(stop)
+    finally:
+        await database.aclose()
+    say(
+        f"Worker stopped: {dispatcher.sent} sent, {dispatcher.retried} to retry, "
+        f"{dispatcher.failed} failed."
+    )
