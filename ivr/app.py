@@ -42,7 +42,10 @@ def create_app(
 ) -> FastAPI:
     settings = settings or get_settings()
     database = Database(
-        settings.database_url, serving=True, deadline_seconds=settings.webhook_deadline_seconds
+        settings.database_url,
+        serving=True,
+        deadline_seconds=settings.webhook_deadline_seconds,
+        driver_statements=settings.driver_statements,
     )
     calls = CallHandler(
         settings, database, Catalogues(settings.language, settings.catalogue_dir), clock

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     call_retention_days: int = Field(default=30, ge=1)
     absence_retention_days: int = Field(default=400, ge=1)
     log_format: Literal["json", "text"] = "json"
+    # The webhooks' statements straight to the driver (ivr.store.driver); false sends them
+    # through SQLAlchemy's own execution, for diagnosis.
+    driver_statements: bool = True
 
     @field_validator("public_base_url")
     @classmethod

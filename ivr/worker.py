@@ -33,7 +33,9 @@ async def dispatcher_for(
 
 async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:
     """Send until SIGTERM or Ctrl-C: sends in progress finish, the rest is handed back."""
-    database = Database(settings.database_url, serving=True)
+    database = Database(
+        settings.database_url, serving=True, driver_statements=settings.driver_statements
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

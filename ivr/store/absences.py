@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ivr.domain.absence import AbsencePeriod
 from ivr.domain.statuses import AbsenceEvent, AbsenceStatus
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.feed import record_event
 from ivr.store.models import Absence, Organisation, Pupil, School, table_of
 
@@ -77,7 +77,7 @@ def _insert_unless_reference_taken(dialect: Dialect) -> Insert:
 
 
 # Run on every report during calls (see ``ivr.store.calls``).
-_ADD = DriverStatement(_insert_unless_reference_taken)
+_ADD = DriverStatement("absences.add", _insert_unless_reference_taken)
 
 
 @dataclass(frozen=True, slots=True)

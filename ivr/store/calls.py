@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.models import Call, table_of
 
 _calls = table_of(Call)
@@ -32,6 +32,7 @@ class CallRecord:
 
 
 _FIND = DriverStatement(
+    "calls.find",
     select(
         _calls.c.id,
         _calls.c.organisation_id,
@@ -40,7 +41,7 @@ _FIND = DriverStatement(
         _calls.c.state,
         _calls.c.prompt_no,
         _calls.c.last_twiml,
-    ).where(_calls.c.call_sid == bindparam("sid"))
+    ).where(_calls.c.call_sid == bindparam("sid")),
 )
 
 _ADD_COLUMNS = (
@@ -58,9 +59,12 @@ _ADD_COLUMNS = (
     "started_at",
     "updated_at",
 )
-_ADD = DriverStatement(insert(_calls).values({name: bindparam(name) for name in _ADD_COLUMNS}))
+_ADD = DriverStatement(
+    "calls.add", insert(_calls).values({name: bindparam(name) for name in _ADD_COLUMNS})
+)
 
 _ADVANCE = DriverStatement(
+    "calls.advance",
     update(_calls)
     .where(_calls.c.id == bindparam("call_id"), _calls.c.prompt_no == bindparam("answered"))
     .values(
@@ -70,16 +74,18 @@ _ADVANCE = DriverStatement(
         unknown_pupils=bindparam("unknown"),
         language=bindparam("speaks"),
         updated_at=bindparam("now"),
-    )
+    ),
 )
 
 _UNKNOWN_FROM = DriverStatement(
+    "calls.unknown_from",
     select(func.sum(_calls.c.unknown_pupils)).where(
         _calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since")
-    )
+    ),
 )
 
 _STATUS = DriverStatement(
+    "calls.status",
     update(_calls)
     .where(_calls.c.call_sid == bindparam("sid"))
     .values(
@@ -87,7 +93,7 @@ _STATUS = DriverStatement(
         duration_seconds=bindparam("duration"),
         ended_at=bindparam("ended_at"),
         updated_at=bindparam("now"),
-    )
+    ),
 )
 
 

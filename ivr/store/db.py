@@ -1,9 +1,10 @@
 """The database: engines for SQLite (the embedded default) and PostgreSQL, and where units
 of work run.
 
-Every query is plain blocking SQLAlchemy (``Session``, or ``Connection`` for the webhooks'
-few Core statements). ``Database.run`` runs one unit of work, a function of a session, in
-one transaction, from async code:
+A unit of work is blocking code, a function of a ``Session`` (ORM and Core queries) or of a
+``Connection`` (the webhooks' statements, most of them ``ivr.store.driver`` statements; the
+rule for which is in ``ivr.store``). ``Database.run`` and ``run_core`` run one in one
+transaction from async code:
 
 - on SQLite, in the event loop itself. A webhook's transaction takes a tenth of a
   millisecond there, far less than handing it to a thread and back (aiosqlite's way costs
@@ -22,17 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import ClauseElement, Dialect, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, StatementError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.compiler import SQLCompiler
+
+from ivr.store import driver
+from ivr.store.driver import as_sqlalchemy_error
 
 _T = TypeVar("_T")
 _DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -92,7 +94,7 @@ def configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         try:
             driver.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _as_sqlalchemy_error(connection, error, "BEGIN IMMEDIATE", ()) from error
+            raise as_sqlalchemy_error(connection, error, "BEGIN IMMEDIATE", ()) from error
 
 
 # No pre-ping: it would cost a round trip per unit of work. A connection the server dropped
@@ -105,14 +107,29 @@ _POSTGRES_POOL_OPTIONS: dict[str, Any] = {
 }
 
 
+def _execution_options(driver_statements: bool) -> dict[str, Any]:
+    """``IVR_DRIVER_STATEMENTS=false``: the webhooks' statements through SQLAlchemy too."""
+    return {} if driver_statements else {"execution_options": {driver.OPTION: False}}
+
+
 def open_engine(
-    database_url: str, *, busy_timeout_ms: int = 5000, statement_timeout_ms: int | None = None
+    database_url: str,
+    *,
+    busy_timeout_ms: int = 5000,
+    statement_timeout_ms: int | None = None,
+    driver_statements: bool = True,
 ) -> Engine:
     """The blocking engine: SQLite, or PostgreSQL through psycopg (the command line, and
     ``Database.transaction``)."""
     url = sync_url(database_url)
     if is_sqlite(url):
-        engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        engine = create_engine(
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            **_execution_options(driver_statements),
+        )
         configure_sqlite(engine, busy_timeout_ms)
         return engine
     options = f"-c statement_timeout={statement_timeout_ms}" if statement_timeout_ms else None
@@ -121,10 +138,13 @@ def open_engine(
         pool_size=5,
         **_POSTGRES_POOL_OPTIONS,
         connect_args={"connect_timeout": 2, **({"options": options} if options else {})},
+        **_execution_options(driver_statements),
     )
 
 
-def open_async_engine(database_url: str, *, statement_timeout_ms: int | None) -> AsyncEngine:
+def open_async_engine(
+    database_url: str, *, statement_timeout_ms: int | None, driver_statements: bool = True
+) -> AsyncEngine:
     """PostgreSQL through asyncpg, for ``Database.run`` from the event loop."""
     settings = {"statement_timeout": str(statement_timeout_ms)} if statement_timeout_ms else {}
     return create_async_engine(
@@ -132,6 +152,7 @@ def open_async_engine(database_url: str, *, statement_timeout_ms: int | None) ->
         pool_size=POSTGRES_POOL,
         **_POSTGRES_POOL_OPTIONS,
         connect_args={"timeout": 2, **({"server_settings": settings} if settings else {})},
+        **_execution_options(driver_statements),
     )
 
 
@@ -147,7 +168,12 @@ class Database:
     """One database, its engine and sessions, and ``run`` for async callers."""
 
     def __init__(
-        self, database_url: str, *, serving: bool = False, deadline_seconds: float = 2.5
+        self,
+        database_url: str,
+        *,
+        serving: bool = False,
+        deadline_seconds: float = 2.5,
+        driver_statements: bool = True,
     ) -> None:
         self.url = database_url
         self.sqlite = is_sqlite(database_url)
@@ -160,6 +186,7 @@ class Database:
             database_url,
             busy_timeout_ms=0 if serving and self.sqlite else 5000,
             statement_timeout_ms=statement_timeout_ms,
+            driver_statements=driver_statements,
         )
         # Serving SQLite, the process's one connection stays checked out: taking it from the
         # pool and giving it back would cost more than a webhook's queries.
@@ -173,7 +200,11 @@ class Database:
         self._async: AsyncEngine | None = (
             None
             if self.sqlite
-            else open_async_engine(database_url, statement_timeout_ms=statement_timeout_ms)
+            else open_async_engine(
+                database_url,
+                statement_timeout_ms=statement_timeout_ms,
+                driver_statements=driver_statements,
+            )
         )
 
     def transaction(self, work: Callable[[Session], _T]) -> _T:
@@ -246,173 +277,3 @@ class Database:
         if self._held is not None:
             self._held.close()
         self.engine.dispose()
-
-
-class DriverStatement:
-    """A statement that every webhook runs, sent straight to the database driver.
-
-    SQLAlchemy's execution path costs several times what SQLite takes to run such a
-    statement, so the few statements of the webhooks skip it: each is written once as a
-    Core statement (with only ``bindparam`` values), or as a function of the dialect where
-    the databases need different SQL, compiled once per database kind, and run on the
-    driver's cursor inside the connection's transaction. Values go through their column
-    types' own bind processors, and rows read with ``first``/``all`` through the result
-    processors (dates and moments on SQLite), so what is stored and read back is exactly
-    what SQLAlchemy itself would store and read.
-    """
-
-    def __init__(self, statement: ClauseElement | Callable[[Dialect], ClauseElement]) -> None:
-        self.statement = statement
-        self._compiled: dict[str, _Compiled] = {}
-
-    def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name + dialect.driver)
-        if compiled is None:
-            statement = (
-                self.statement
-                if isinstance(self.statement, ClauseElement)
-                else self.statement(dialect)
-            )
-            sql = statement.compile(dialect=dialect)
-            assert isinstance(sql, SQLCompiler), "a SQL statement"
-            processors: dict[str, Callable[[Any], Any]] = {}
-            # Values written into the statement itself (a LIMIT 1, say) are binds too:
-            # converted here, once.
-            fixed: dict[str, Any] = {}
-            for bind, name in sql.bind_names.items():
-                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    processors[name] = processor
-                if not bind.required:
-                    value = bind.effective_value
-                    fixed[name] = value if processor is None else processor(value)
-            # Columns the statement leaves to their Python-side defaults (``default=``).
-            defaults: dict[str, Callable[[], Any]] = {}
-            for column in (*sql.insert_prefetch, *sql.update_prefetch):
-                default = column.onupdate if column in sql.update_prefetch else column.default
-                defaults[column.key] = _default_value(default)
-            readers = tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in getattr(statement, "exported_columns", ())
-            )
-            compiled = _Compiled(
-                str(sql),
-                sql.positiontup,
-                processors,
-                fixed,
-                defaults,
-                readers if any(readers) else None,
-            )
-            self._compiled[dialect.name + dialect.driver] = compiled
-        return compiled
-
-    def run(self, connection: Connection, values: Mapping[str, Any]) -> Any:
-        """Execute with ``values`` (by bind name); the driver's cursor, to fetch from (its
-        rows as the driver gives them: use ``first`` or ``all`` for typed values)."""
-        compiled = self._for(connection.dialect)
-        cursor = _driver_cursor(connection)
-        parameters = compiled.parameters(values)
-        try:
-            cursor.execute(compiled.sql, parameters)
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _as_sqlalchemy_error(connection, error, compiled.sql, parameters) from error
-        return cursor
-
-    def run_many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Execute once per row of values (``executemany``)."""
-        compiled = self._for(connection.dialect)
-        cursor = _driver_cursor(connection)
-        parameters = [compiled.parameters(values) for values in rows]
-        try:
-            cursor.executemany(compiled.sql, parameters)
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise _as_sqlalchemy_error(connection, error, compiled.sql, parameters) from error
-
-    def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The first row, if any. The statement is finished with (closed) either way:
-        SQLite cannot commit while an ``INSERT ... RETURNING`` is still being read."""
-        cursor = self.run(connection, values)
-        try:
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        return None if row is None else self._for(connection.dialect).read(row)
-
-    def all(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        read = self._for(connection.dialect).read
-        cursor = self.run(connection, values)
-        try:
-            return [read(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
-
-
-def _default_value(default: Any) -> Callable[[], Any]:
-    """A column's Python-side default as a function of nothing: its value, or what its
-    function returns (SQLAlchemy's wrapped form takes an execution context, unused here)."""
-    if default.is_scalar:
-        value = default.arg
-        return lambda: value
-    if default.is_callable:
-        make = default.arg
-        return lambda: make(None)
-    raise TypeError(f"a driver statement cannot fill the default {default!r}")
-
-
-def _as_sqlalchemy_error(
-    connection: Connection, error: Any, sql: str, parameters: Any
-) -> StatementError:
-    """The driver's error as SQLAlchemy would raise it (``IntegrityError``,
-    ``OperationalError``...), which is what the rest of the code catches; a connection the
-    server has dropped is invalidated, so the pool does not hand it out again."""
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, None)
-    if lost:
-        connection.invalidate(error)
-    wrapped: StatementError = DBAPIError.instance(
-        sql,
-        parameters,
-        error,
-        dialect.loaded_dbapi.Error,
-        hide_parameters=True,
-        connection_invalidated=lost,
-        dialect=dialect,
-    )
-    return wrapped
-
-
-def _driver_cursor(connection: Connection) -> Any:
-    # The driver's connection, or on asyncio its adapter that awaits each call.
-    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    sql: str
-    positions: Sequence[str] | None
-    processors: Mapping[str, Callable[[Any], Any]]
-    fixed: Mapping[str, Any]
-    defaults: Mapping[str, Callable[[], Any]]
-    readers: tuple[Callable[[Any], Any] | None, ...] | None
-
-    def parameters(self, values: Mapping[str, Any]) -> Any:
-        converted = dict(self.fixed)
-        for name, value in values.items():
-            processor = self.processors.get(name)
-            converted[name] = value if processor is None else processor(value)
-        for name, default in self.defaults.items():
-            if name not in values:
-                processor = self.processors.get(name)
-                value = default()
-                converted[name] = value if processor is None else processor(value)
-        if self.positions is not None:
-            return tuple(converted[name] for name in self.positions)
-        return converted
-
-    def read(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        if self.readers is None:
-            return tuple(row)
-        return tuple(
-            value if reader is None else reader(value)
-            for value, reader in zip(row, self.readers, strict=True)
-        )

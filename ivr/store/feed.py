@@ -50,7 +50,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.domain.statuses import AbsenceEvent, AbsenceStatus
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.models import (
     Absence,
     FeedEvent,
@@ -95,13 +95,14 @@ def _settled(session: Session) -> ColumnElement[bool] | None:
 
 # Also run on every report during calls (see ``ivr.store.calls``).
 _RECORD_EVENT = DriverStatement(
+    "feed.record_event",
     lambda dialect: insert(table_of(FeedEvent)).values(
         transaction_id=_current_transaction(dialect.name),
         absence_id=bindparam("absence_id"),
         school_id=bindparam("school_id"),
         kind=bindparam("kind"),
         happened_at=bindparam("at"),
-    )
+    ),
 )
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.models import Guardian, InboundNumber, Organisation, table_of
 
 
@@ -47,6 +47,7 @@ _CALLER_LANGUAGE = (
     .scalar_subquery()
 )
 _FIND_LINE = DriverStatement(
+    "lines.find",
     select(
         _organisations.c.id,
         _organisations.c.name,
@@ -57,7 +58,7 @@ _FIND_LINE = DriverStatement(
         _CALLER_LANGUAGE,
     )
     .join(_numbers, _numbers.c.organisation_id == _organisations.c.id)
-    .where(_numbers.c.number == bindparam("number"))
+    .where(_numbers.c.number == bindparam("number")),
 )
 
 
@@ -77,9 +78,10 @@ class OrganisationRules:
 
 
 _RULES = DriverStatement(
+    "lines.organisation_rules",
     select(_organisations.c.timezone, _organisations.c.country).where(
         _organisations.c.id == bindparam("organisation_id")
-    )
+    ),
 )
 
 

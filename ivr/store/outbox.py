@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.domain.statuses import MessageStatus
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.models import Absence, OutboxMessage, table_of
 
 _QUEUE_COLUMNS = (
@@ -31,7 +31,8 @@ _QUEUE_COLUMNS = (
 )
 # Run on every report during calls (see ``ivr.store.calls``).
 _QUEUE = DriverStatement(
-    insert(table_of(OutboxMessage)).values({name: bindparam(name) for name in _QUEUE_COLUMNS})
+    "outbox.queue",
+    insert(table_of(OutboxMessage)).values({name: bindparam(name) for name in _QUEUE_COLUMNS}),
 )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.records import GuardianContact, PupilRecord, Roster, RowError
-from ivr.store.db import DriverStatement
+from ivr.store.driver import DriverStatement
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
 
 BATCH = 500
@@ -26,12 +26,14 @@ _link_table = table_of(PupilGuardian)
 
 # Run during calls: Core statements built once (see ``ivr.store.calls``).
 _FIND_PUPIL = DriverStatement(
+    "pupils.find",
     select(_pupil_table.c.id).where(
         _pupil_table.c.organisation_id == bindparam("organisation_id"),
         _pupil_table.c.personal_number_hash == bindparam("number_hash"),
-    )
+    ),
 )
 _PUPIL_FOR_REPORT = DriverStatement(
+    "pupils.for_report",
     select(
         _pupil_table.c.id,
         _pupil_table.c.school_id,
@@ -44,9 +46,10 @@ _PUPIL_FOR_REPORT = DriverStatement(
         _pupil_table.c.email,
     )
     .join(_school_table, _school_table.c.id == _pupil_table.c.school_id)
-    .where(_pupil_table.c.id == bindparam("pupil_id"))
+    .where(_pupil_table.c.id == bindparam("pupil_id")),
 )
 _GUARDIANS_OF = DriverStatement(
+    "pupils.guardians",
     select(
         _guardian_table.c.id,
         _guardian_table.c.name,
@@ -56,7 +59,7 @@ _GUARDIANS_OF = DriverStatement(
     )
     .join(_link_table, _link_table.c.guardian_id == _guardian_table.c.id)
     .where(_link_table.c.pupil_id == bindparam("pupil_id"))
-    .order_by(_guardian_table.c.id)
+    .order_by(_guardian_table.c.id),
 )
 
 
