@@ -1,4 +1,4 @@
-"""The ceiling for ``scripts/bench.py``: FastAPI on uvicorn doing no more than any webhook must.
+"""The ceiling for ``scripts/bench``: FastAPI on uvicorn doing no more than any webhook must.
 
 Every webhook path parses its form (``await request.form()``) and answers a constant TwiML
 document with the line's content type; the status callback answers 204. Served exactly as

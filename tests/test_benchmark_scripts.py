@@ -29,7 +29,7 @@ def _run_script(*arguments: str) -> subprocess.CompletedProcess[str]:
 def test_the_load_benchmark_places_calls_and_checks_the_database(tmp_path: Path) -> None:
     report = tmp_path / "bench.json"
     completed = _run_script(
-        "scripts/bench.py",
+        "scripts/bench",
         "--quick",
         "--db",
         "sqlite",
