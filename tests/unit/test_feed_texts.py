@@ -13,7 +13,7 @@ from ivr.services.cancellation import cancellation_drafts
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import Absence, Organisation, OutboxMessage, Pupil, School
 from tests.clock import STOCKHOLM
-from tests.test_catalogues import GSM_7, LANGUAGES, PERIODS
+from tests.unit.test_catalogues import GSM_7, LANGUAGES, PERIODS
 
 PLACEHOLDER_VALUES = {
     "schools": "Solskolan",

@@ -17,7 +17,7 @@ from ivr.dtmf import DateKeys, Expect, Nine, OneKey
 from ivr.flows import LANGUAGE_KEY, Say, Step, refuse, step, welcome
 from ivr.i18n import MissingText, available_languages, load_catalogue
 from ivr.services.confirmations import Recipient, ReportFacts, confirmation_drafts
-from tests.test_flow import AT, CONTEXT, INPUTS, NORWAY, SATURDAY
+from tests.unit.test_flow import AT, CONTEXT, INPUTS, NORWAY, SATURDAY
 
 # The shipped catalogues, and any in IVR_CATALOGUE_DIR: a staff member who adds a language
 # there runs this file to see that it has every sentence.

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from tests.clock import STOCKHOLM, Clock
 from tests.conftest import make_settings
+from tests.integration.test_feed_digest import DAY, add_teachers
 from tests.providers import Providers
 from tests.records import outbox
 from tests.roster_data import seed_roster
 from tests.staff import record
-from tests.test_feed_digest import DAY, add_teachers
 
 
 @pytest.fixture

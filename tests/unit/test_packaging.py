@@ -12,7 +12,7 @@ from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "ivr"
 # Modules that may use an extra rather than the runtime dependencies.
 EXTRAS_OF = {"ivr/devtools": "devtools"}

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from ivr.cli.main import app as cli
 from tests.calls import heard, place_call
 from tests.conftest import LiveServer
+from tests.integration.test_webhooks import Caller
 from tests.records import absences, calls, outbox
 from tests.roster_data import ALVA, ANNA, LINE, NOT_A_PUPIL, OTHER_PUPIL, STRANGER
-from tests.test_webhooks import Caller
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from tests import privacy
 from tests.conftest import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _answers(port: int) -> bool:
