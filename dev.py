@@ -3,8 +3,8 @@
 
     python3 dev.py line [--port N]   a working line: SQLite, the demo roster, the server
     python3 dev.py test [ARGS]       the whole test suite: lint, types, tests on SQLite and
-                                     PostgreSQL, then the install check (ARGS go to pytest,
-                                     and then only pytest runs)
+                                     PostgreSQL with a coverage floor, then the install check
+                                     (ARGS go to pytest, and then only pytest runs)
     python3 dev.py install-check     the install a user makes, in a fresh environment
                                      without extras, serving a whole call (and the Docker
                                      image where a Docker engine runs)
@@ -135,7 +135,8 @@ def test() -> None:
     run(BIN / "ruff", "format", "--check", "ivr", "tests", "scripts", "dev.py")
     run(BIN / "mypy")
     pytest_arguments = sys.argv[2:]
-    run(BIN / "pytest", *(pytest_arguments or ["--numprocesses", "2"]))
+    whole_suite = ["--numprocesses", "2", "--cov", "--cov-report", "term"]
+    run(BIN / "pytest", *(pytest_arguments or whole_suite))
     if not pytest_arguments:
         install_check()
 

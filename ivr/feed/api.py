@@ -11,13 +11,13 @@ explains the order and why concurrent reports cannot be skipped). An absence cha
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, StaffWriter, schools_asked
+from ivr.feed.params import From, Group, SchoolName, To
 from ivr.feed.schemas import Absence, AbsencePage, CancelRequest, School, absence_out
 from ivr.services.cancellation import cancel_report
 from ivr.store import feed
@@ -45,18 +45,6 @@ def decode_cursor(cursor: str | None) -> Position:
 
 
 _NOT_FOUND = HTTPException(status_code=404, detail="no such absence")
-
-From = Annotated[
-    date | None, Query(alias="from", description="Only absences that end on or after this day.")
-]
-To = Annotated[
-    date | None, Query(alias="to", description="Only absences that start on or before this day.")
-]
-SchoolName = Annotated[
-    str | None, Query(max_length=200, description="One of the token's schools; default all.")
-]
-Group = Annotated[str | None, Query(max_length=100, description="Only pupils of this group.")]
-
 
 _ONE_ABSENCE: dict[int | str, dict[str, Any]] = {
     404: {"description": "No absence with that reference in the token's schools."}

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from ivr.domain.statuses import MessageStatus
 from ivr.feed import atom, spreadsheet
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, schools_asked
-from ivr.feed.api import From, Group, SchoolName, To
+from ivr.feed.params import From, Group, SchoolName, To
 from ivr.i18n import Catalogue
 from ivr.services.staff_texts import (
     caller_note,

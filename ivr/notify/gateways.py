@@ -274,10 +274,22 @@ class SmtpEmailGateway:
 def smtp_failure(error: BaseException, host: str, port: int) -> SendFailure:
     """What went wrong with the SMTP server, and what to change, as the outbox records it.
 
-    Only the recipient's own address (a 5xx for that recipient) fails a message for good.
+    Only the recipient's own address or the message itself (a 5xx for either) fails it
+    for good.
     A server that cannot be reached, a setting that does not suit the server (TLS, login,
     sender) or a 4xx is kept for retry: an operator fixes those, not the guardian."""
     server = f"the SMTP server {host}:{port}"
+    return (
+        _refused(error, server)
+        or _unsuited_setting(error, server)
+        or _unreachable(error, server)
+        or TemporaryFailure(f"{server}: {str(error).strip() or type(error).__name__}")
+    )
+
+
+def _refused(error: BaseException, server: str) -> SendFailure | None:
+    """The server answered a command with a refusal: of the recipient, the login, the
+    sender, or something else."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
         refused = error.recipients[0]
         return _by_code(refused.code, f"SMTP {refused.code} for the recipient: {refused.message}")
@@ -298,7 +310,16 @@ def smtp_failure(error: BaseException, host: str, port: int) -> SendFailure:
             f"{server} refused the sender {error.sender} ({error.code} {error.message}): set "
             "IVR_SMTP_FROM to an address the server may send from"
         )
-    message = str(error).strip()
+    if isinstance(error, aiosmtplib.SMTPDataError):
+        return _by_code(error.code, f"SMTP {error.code} from {server}: {error.message}")
+    if isinstance(error, aiosmtplib.SMTPResponseException):  # a greeting or EHLO refused
+        return TemporaryFailure(f"SMTP {error.code} from {server}: {error.message}")
+    return None
+
+
+def _unsuited_setting(error: BaseException, server: str) -> SendFailure | None:
+    """The server does not offer what the settings ask for: STARTTLS, a login, TLS."""
+    message = str(error)
     if "STARTTLS extension not supported" in message:
         return TemporaryFailure(
             f"{server} does not offer STARTTLS; set IVR_SMTP_STARTTLS=false for a relay "
@@ -315,6 +336,11 @@ def smtp_failure(error: BaseException, host: str, port: int) -> SendFailure:
             f"TLS with {server} failed ({getattr(error, 'reason', None) or error}): check "
             "its certificate, and IVR_SMTP_PORT (465 is TLS from the start, 587 is STARTTLS)"
         )
+    return None
+
+
+def _unreachable(error: BaseException, server: str) -> SendFailure | None:
+    message = str(error).strip()
     if isinstance(error, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return TemporaryFailure(f"{server} did not answer in time: {message or 'timed out'}")
     if isinstance(error, aiosmtplib.SMTPServerDisconnected):
@@ -324,9 +350,7 @@ def smtp_failure(error: BaseException, host: str, port: int) -> SendFailure:
             f"SMTP unreachable: could not connect to {server}: {message or type(error).__name__}"
             " (check IVR_SMTP_HOST and IVR_SMTP_PORT)"
         )
-    if isinstance(error, aiosmtplib.SMTPResponseException):
-        return _by_code(error.code, f"SMTP {error.code} from {server}: {error.message}")
-    return TemporaryFailure(f"{server}: {message or type(error).__name__}")
+    return None
 
 
 def _by_code(code: int, reason: str) -> SendFailure:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
-from ivr.store.db import Database
 from ivr.store.outbox import record_provider_status
 from ivr.twilio.signature import WEBHOOK_ERRORS, form_body, signed_form
+from ivr.web.state import database_of, now_of
 
 router = APIRouter(tags=["twilio"])
 
@@ -28,10 +26,9 @@ async def sms_status(request: Request) -> Response:
     status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
     if not message_sid or not status:
         raise HTTPException(status_code=400, detail="missing MessageSid or MessageStatus")
-    database: Database = request.app.state.database
-    now: datetime = request.app.state.clock()
+    now = now_of(request)
     error_code = form.get("ErrorCode")
-    await database.run(
+    await database_of(request).run(
         lambda session: record_provider_status(session, message_sid, status, error_code, now)
     )
     return Response(status_code=204)

@@ -1,1 +1,2 @@
-"""The provider edge: Twilio webhooks in, TwiML out."""
+"""The voice edge: Twilio Voice webhooks in, TwiML out; each webhook one unit of work of
+``ivr.services.calls``."""

@@ -1,4 +1,4 @@
-"""What the feed's routes take from the application: the database, the clock, the texts."""
+"""What the routes of every edge take from the application: the database, the clock, the texts."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from bench.config import (
     MEMORY_TARGET,
     console,
 )
+from bench.database import Check
 from bench.load import LoadPlan, LoadResult
 from bench.runs import DatabaseRun
 
@@ -192,6 +193,21 @@ def print_summary(runs: list[DatabaseRun], baseline: LoadResult | None) -> None:
 
 
 def _print_run(run: DatabaseRun) -> None:
+    _print_import(run)
+    if run.load is None:
+        return
+    _print_steps(run.database, run.load)
+    _print_load_notes(run.load)
+    _print_memory(run.load)
+    if run.server_log_problems:
+        console.print(f"[yellow]Server log: {len(run.server_log_problems)} error line(s)[/yellow]")
+        for line in run.server_log_problems[:5]:
+            console.print(f"  {escape(line)}")
+    if run.check is not None:
+        _print_check(run.check)
+
+
+def _print_import(run: DatabaseRun) -> None:
     if run.import_runs > 1:
         verdict = f"{run.import_runs} files, one `ivr roster import` each"
     elif run.rows >= IMPORT_TARGET_ROWS:
@@ -203,10 +219,10 @@ def _print_run(run: DatabaseRun) -> None:
         f"\n[bold]{run.database}[/bold]: import of {run.rows:,} rows in "
         f"{run.import_seconds:.1f} s, {run.import_rows_per_s:,.0f} rows/s ({verdict})"
     )
-    load = run.load
-    if load is None:
-        return
-    steps = Table(title=f"{run.database}: latency by step (ms)")
+
+
+def _print_steps(database: str, load: LoadResult) -> None:
+    steps = Table(title=f"{database}: latency by step (ms)")
     for column in ("step", "requests", "p50", "p95", "p99", "max"):
         steps.add_column(column, justify="left" if column == "step" else "right")
     for step in sorted(load.by_step, key=_step_order):
@@ -215,6 +231,9 @@ def _print_run(run: DatabaseRun) -> None:
         if kind in load.by_kind:
             _latency_row(steps, f"[dim]any prompt: {kind}[/dim]", load.by_kind[kind])
     console.print(steps)
+
+
+def _print_load_notes(load: LoadResult) -> None:
     paths = ", ".join(f"{path} {count}" for path, count in load.by_path.most_common())
     console.print(f"Calls by path: {paths}")
     if load.days_off_kept:
@@ -231,22 +250,18 @@ def _print_run(run: DatabaseRun) -> None:
         console.print(f"[red]Errors: {dict(load.errors)}[/red]")
         for example in load.error_examples:
             console.print(f"  {escape(example)}")
-    _print_memory(load)
-    if run.server_log_problems:
-        console.print(f"[yellow]Server log: {len(run.server_log_problems)} error line(s)[/yellow]")
-        for line in run.server_log_problems[:5]:
-            console.print(f"  {escape(line)}")
-    if run.check is not None:
-        check = run.check
-        state = "[green]consistent[/green]" if check.ok else "[red]MISMATCH[/red]"
-        console.print(
-            f"Database check {state}: {check.absences:,} absences for "
-            f"{check.references_seen:,} references given; outbox {check.outbox:,} rows "
-            f"({check.outbox_expected:,} expected); {check.calls_completed:,} calls completed "
-            f"({check.statuses_accepted:,} status callbacks accepted)"
-        )
-        for problem in check.problems:
-            console.print(f"  [red]{problem}[/red]")
+
+
+def _print_check(check: Check) -> None:
+    state = "[green]consistent[/green]" if check.ok else "[red]MISMATCH[/red]"
+    console.print(
+        f"Database check {state}: {check.absences:,} absences for "
+        f"{check.references_seen:,} references given; outbox {check.outbox:,} rows "
+        f"({check.outbox_expected:,} expected); {check.calls_completed:,} calls completed "
+        f"({check.statuses_accepted:,} status callbacks accepted)"
+    )
+    for problem in check.problems:
+        console.print(f"  [red]{problem}[/red]")
 
 
 def _latency_row(table: Table, name: str, values: list[float]) -> None:

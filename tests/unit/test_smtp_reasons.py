@@ -58,6 +58,16 @@ SERVER = "the SMTP server mail.example.org:587"
             f"SMTP 451 from {SERVER}: 4.3.0 try later",
         ),
         (
+            aiosmtplib.SMTPDataError(554, "5.7.1 message refused"),
+            True,
+            f"SMTP 554 from {SERVER}: 5.7.1 message refused",
+        ),
+        (
+            aiosmtplib.SMTPConnectResponseError(554, "5.3.2 not accepting mail now"),
+            False,
+            f"SMTP 554 from {SERVER}: 5.3.2 not accepting mail now",
+        ),
+        (
             ssl.SSLCertVerificationError(1, "certificate verify failed"),
             False,
             f"TLS with {SERVER} failed",
