@@ -13,6 +13,12 @@ WEBHOOKS = Counter(
     "Webhooks answered, by route, the step the call was at, and outcome.",
     ["route", "step", "outcome"],
 )
+WEBHOOKS_WITH_DATABASE = Counter(
+    "ivr_webhooks_database_total",
+    "Webhooks that needed the database (a call coming in, a personal number, a report, a "
+    "status callback); the other steps of a call are answered from its progress alone.",
+    ["route"],
+)
 WEBHOOK_SECONDS = Histogram(
     "ivr_webhook_seconds",
     "Time to answer a webhook.",

@@ -68,13 +68,26 @@ class SignedCall:
         }
         self.validator = RequestValidator(AUTH_TOKEN)
 
+    action = ""  # the last gather's action: where the next keys go
+
     def post(self, path: str, extra: dict[str, str]) -> bytes:
         url = f"{self.server.url}{path}"
         params = {**self.params, **extra}
         signature = self.validator.compute_signature(url, params)
         response = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
         assert response.status_code == 200
+        self.action = next_action(response.content) or self.action
         return response.content
+
+    def press(self, digits: str) -> bytes:
+        """Key ``digits`` at the last prompt."""
+        return self.post(self.action, {"Digits": digits})
+
+
+def next_action(twiml: bytes | str) -> str | None:
+    """Where the TwiML's gather posts the keys (with the call's progress), if it gathers."""
+    gather = defused.fromstring(twiml).find("Gather")
+    return None if gather is None else gather.get("action")
 
 
 def first_twiml(server: LiveServer, called: str, caller: str) -> ET.Element:

@@ -42,6 +42,26 @@ class AbsencePeriod:
         count = (self.end_date - self.start_date).days + 1
         return [self.start_date + timedelta(days=n) for n in range(count)]
 
+    def covers(self, other: AbsencePeriod) -> bool:
+        """Whether this period holds all of ``other``: from its start (or before) to its end
+        (or after). No time means the start or the end of the day."""
+        return self._start <= other._start and self._end >= other._end
+
+    @property
+    def _start(self) -> tuple[date, int]:
+        return self.start_date, _minutes(self.start_time, if_none=0)
+
+    @property
+    def _end(self) -> tuple[date, int]:
+        return self.end_date, _minutes(self.end_time, if_none=_WHOLE_DAY)
+
+
+_WHOLE_DAY = 24 * 60
+
+
+def _minutes(moment: time | None, if_none: int) -> int:
+    return if_none if moment is None else moment.hour * 60 + moment.minute
+
 
 class HorizonUnit(StrEnum):
     DAYS = "days"

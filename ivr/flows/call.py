@@ -47,12 +47,11 @@ in the context what the flow needs to know (today, the school days, the country'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from ivr.domain.absence import AbsencePeriod, PeriodProblem, ReportingRules
 from ivr.domain.spoken import DigitGroups, Phrase
@@ -145,39 +144,6 @@ class CallState:
     unknown_pupils: int = 0
     offer: str | None = None  # a language the caller may switch to with LANGUAGE_KEY
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "step": self.step.value,
-                "failures": self.failures,
-                "pupil_id": self.pupil_id,
-                "start_date": _iso(self.start_date),
-                "start_time": _iso(self.start_time),
-                "end_date": _iso(self.end_date),
-                "end_time": _iso(self.end_time),
-                "reports": self.reports,
-                "unknown_pupils": self.unknown_pupils,
-                "offer": self.offer,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> CallState:
-        data: dict[str, Any] = json.loads(text)
-        return cls(
-            step=Step(data["step"]),
-            failures=int(data["failures"]),
-            pupil_id=data["pupil_id"],
-            start_date=_from_iso(date, data["start_date"]),
-            start_time=_from_iso(time, data["start_time"]),
-            end_date=_from_iso(date, data["end_date"]),
-            end_time=_from_iso(time, data.get("end_time")),
-            reports=int(data["reports"]),
-            unknown_pupils=int(data["unknown_pupils"]),
-            offer=data.get("offer"),
-        )
-
     def next_report(self) -> CallState:
         """This report dropped or done: ask for a personal number, keep the call's counts
         (and, before the first report, the offer of another language)."""
@@ -188,17 +154,6 @@ class CallState:
         """The period keyed so far (complete at NOT_SCHOOL_DAY)."""
         assert self.start_date is not None and self.end_date is not None, "a whole period"
         return AbsencePeriod(self.start_date, self.start_time, self.end_date, self.end_time)
-
-
-def _iso(value: date | time | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-_Moment = TypeVar("_Moment", date, time)
-
-
-def _from_iso(kind: type[_Moment], text: str | None) -> _Moment | None:
-    return None if text is None else kind.fromisoformat(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +222,14 @@ def welcome(identity_number: Expect = Expect.PERSONAL_NUMBER, offer: str | None 
     state = CallState(offer=offer)
     said = (Say("welcome"), *_offer(state), Say(f"prompt.{identity_number.value}"))
     return Turn(state, said, identity_number)
+
+
+def already_reported(recording: Turn, covering: AbsencePeriod, context: CallContext) -> Turn:
+    """``recording`` was not recorded: ``covering``, an earlier report of the pupil, holds
+    it whole. Said instead of the read-back (the edge decides to whom); the call goes on."""
+    assert recording.record is not None, "a turn that records"
+    said = (Say("already_reported", {"period": covering}), _prompt(recording.state, context))
+    return replace(recording, say=said, record=None)
 
 
 def refuse(reason: str) -> Turn:

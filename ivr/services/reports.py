@@ -1,8 +1,16 @@
-"""Recording a report: the absence and every confirmation of it, in the caller's transaction."""
+"""Recording a report: the absence and every confirmation of it, in the caller's transaction.
+
+A report from a call whose period an active report of the same pupil, made in another call,
+already holds whole records nothing and sends nothing: the guardians were told once. Only a
+caller who would have been told anyway (a registered guardian, or the pupil from their own
+registered number) hears that it was reported already; anyone else hears the usual
+read-back, so a personal number alone never tells whether a child is at home.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
@@ -17,7 +25,7 @@ from ivr.services.confirmations import (
     choose_recipients,
     confirmation_drafts,
 )
-from ivr.store.absences import AddedAbsence, NewAbsence, add_absence
+from ivr.store.absences import AddedAbsence, NewAbsence, add_absence, covering_period
 from ivr.store.outbox import queue
 from ivr.store.roster import ReportedPupil, pupil_for_report
 
@@ -36,6 +44,52 @@ def _recipients(pupil: ReportedPupil) -> tuple[Recipient, list[Recipient]]:
     return own, guardians
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    reference: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyReported:
+    """Nothing recorded: ``period`` (another call's report) holds all of it."""
+
+    period: AbsencePeriod
+    caller_may_know: bool
+
+
+def report_from_call(
+    connection: Connection,
+    *,
+    organisation_id: int,
+    pupil_id: int,
+    period: AbsencePeriod,
+    caller: str,
+    call_sid: str,
+    number_in_call: int,
+    reported_at: datetime,
+    catalogue_for: Callable[[str | None], Catalogue],
+) -> Recorded | AlreadyReported:
+    """Record the report, unless another call's report holds it already."""
+    pupil = pupil_for_report(connection, pupil_id)
+    covering = covering_period(connection, pupil.id, period, call_sid)
+    if covering is not None:
+        own, guardians = _recipients(pupil)
+        relation = caller_relation(caller, own, guardians)
+        return AlreadyReported(covering, caller_may_know=relation in ("guardian", "pupil"))
+    absence = _record(
+        connection,
+        pupil,
+        organisation_id=organisation_id,
+        period=period,
+        caller=caller,
+        call_sid=call_sid,
+        number_in_call=number_in_call,
+        reported_at=reported_at,
+        catalogue_for=catalogue_for,
+    )
+    return Recorded(absence.reference)
+
+
 def record_report(
     connection: Connection,
     *,
@@ -49,7 +103,31 @@ def record_report(
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> AddedAbsence:
     """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
-    pupil = pupil_for_report(connection, pupil_id)
+    return _record(
+        connection,
+        pupil_for_report(connection, pupil_id),
+        organisation_id=organisation_id,
+        period=period,
+        caller=caller,
+        call_sid=call_sid,
+        number_in_call=number_in_call,
+        reported_at=reported_at,
+        catalogue_for=catalogue_for,
+    )
+
+
+def _record(
+    connection: Connection,
+    pupil: ReportedPupil,
+    *,
+    organisation_id: int,
+    period: AbsencePeriod,
+    caller: str,
+    call_sid: str,
+    number_in_call: int,
+    reported_at: datetime,
+    catalogue_for: Callable[[str | None], Catalogue],
+) -> AddedAbsence:
     own, guardians = _recipients(pupil)
     relation = caller_relation(caller, own, guardians)
     absence = add_absence(

@@ -80,6 +80,41 @@ def _insert_unless_reference_taken(dialect: Dialect) -> Insert:
 _ADD = DriverStatement("absences.add", _insert_unless_reference_taken)
 
 
+# Run when a call would record a report (see ``ivr.services.reports``).
+_OVERLAPPING = DriverStatement(
+    "absences.overlapping",
+    select(
+        _absences.c.start_date,
+        _absences.c.start_time,
+        _absences.c.end_date,
+        _absences.c.end_time,
+    ).where(
+        _absences.c.pupil_id == bindparam("pupil_id"),
+        _absences.c.status == bindparam("active"),
+        _absences.c.start_date <= bindparam("start_date"),
+        _absences.c.end_date >= bindparam("end_date"),
+        _absences.c.call_sid != bindparam("call_sid"),
+    ),
+)
+
+
+def covering_period(
+    connection: Connection, pupil_id: int, period: AbsencePeriod, call_sid: str
+) -> AbsencePeriod | None:
+    """An active report of the pupil, made in another call, that holds all of ``period``."""
+    rows = _OVERLAPPING.all(
+        connection,
+        {
+            "pupil_id": pupil_id,
+            "active": AbsenceStatus.ACTIVE,
+            "start_date": period.start_date,
+            "end_date": period.end_date,
+            "call_sid": call_sid,
+        },
+    )
+    return next((found for row in rows if (found := AbsencePeriod(*row)).covers(period)), None)
+
+
 @dataclass(frozen=True, slots=True)
 class AddedAbsence:
     id: int

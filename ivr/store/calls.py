@@ -1,48 +1,27 @@
-"""Calls in progress: the flow's state per CallSid, shared by every server process.
+"""The record of each call: who called which line, what came of it, and how many personal
+numbers it tried that are in no roster. Written when a call comes in, when it keys an unknown
+number, and when the provider reports its end; the steps between need none of it (their
+state travels in the webhook URLs, ``ivr.voice.progress``).
 
-Every webhook runs a few of these, so they are Core statements built once and sent
-straight to the driver (``DriverStatement``).
+Every webhook of a call that writes here runs one of these, so they are driver statements
+(``ivr.store.driver``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Dialect, Insert, bindparam, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ivr.store.driver import DriverStatement
 from ivr.store.models import Call, table_of
 
 _calls = table_of(Call)
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """What a webhook needs of a call."""
-
-    id: int
-    organisation_id: int | None
-    caller: str
-    language: str
-    state: str
-    prompt_no: int
-    last_twiml: str
-
-
-_FIND = DriverStatement(
-    "calls.find",
-    select(
-        _calls.c.id,
-        _calls.c.organisation_id,
-        _calls.c.caller,
-        _calls.c.language,
-        _calls.c.state,
-        _calls.c.prompt_no,
-        _calls.c.last_twiml,
-    ).where(_calls.c.call_sid == bindparam("sid")),
-)
+_DIALECTS: dict[str, Any] = {"sqlite": sqlite, "postgresql": postgresql}
 
 _ADD_COLUMNS = (
     "call_sid",
@@ -50,31 +29,33 @@ _ADD_COLUMNS = (
     "caller",
     "called",
     "language",
-    "state",
-    "prompt_no",
-    "last_twiml",
     "status",
     "unknown_pupils",
     "refused_reason",
     "started_at",
     "updated_at",
 )
-_ADD = DriverStatement(
-    "calls.add", insert(_calls).values({name: bindparam(name) for name in _ADD_COLUMNS})
-)
 
-_ADVANCE = DriverStatement(
-    "calls.advance",
+
+def _insert_once(dialect: Dialect) -> Insert:
+    """``INSERT ... ON CONFLICT (call_sid) DO NOTHING``: a repeated first webhook finds
+    the call already there and changes nothing."""
+    insert: Insert = (
+        _DIALECTS[dialect.name]
+        .insert(_calls)
+        .values({name: bindparam(name) for name in _ADD_COLUMNS})
+        .on_conflict_do_nothing(index_elements=[_calls.c.call_sid])
+    )
+    return insert
+
+
+_ADD = DriverStatement("calls.add", _insert_once)
+
+_COUNT_UNKNOWN = DriverStatement(
+    "calls.count_unknown",
     update(_calls)
-    .where(_calls.c.id == bindparam("call_id"), _calls.c.prompt_no == bindparam("answered"))
-    .values(
-        state=bindparam("new_state"),
-        prompt_no=bindparam("next_prompt"),
-        last_twiml=bindparam("twiml"),
-        unknown_pupils=bindparam("unknown"),
-        language=bindparam("speaks"),
-        updated_at=bindparam("now"),
-    ),
+    .where(_calls.c.call_sid == bindparam("sid"))
+    .values(unknown_pupils=_calls.c.unknown_pupils + 1, updated_at=bindparam("now")),
 )
 
 _UNKNOWN_FROM = DriverStatement(
@@ -97,11 +78,6 @@ _STATUS = DriverStatement(
 )
 
 
-def find_call(connection: Connection, call_sid: str) -> CallRecord | None:
-    row = _FIND.first(connection, {"sid": call_sid})
-    return None if row is None else CallRecord(*row)
-
-
 def add_call(
     connection: Connection,
     *,
@@ -110,15 +86,13 @@ def add_call(
     caller: str,
     called: str,
     language: str,
-    state: str,
-    twiml: str,
     status: str,
     now: datetime,
     refused_reason: str | None = None,
-) -> None:
-    """The call's first row, at prompt 1. A second copy of the same webhook fails here on
-    the unique ``call_sid``."""
-    _ADD.run(
+) -> bool:
+    """The call's record, when it comes in; False if it was there already (a repeated
+    webhook)."""
+    cursor = _ADD.run(
         connection,
         {
             "call_sid": call_sid,
@@ -126,9 +100,6 @@ def add_call(
             "caller": caller,
             "called": called,
             "language": language,
-            "state": state,
-            "prompt_no": 1,
-            "last_twiml": twiml,
             "status": status,
             "refused_reason": refused_reason,
             "unknown_pupils": 0,
@@ -136,38 +107,12 @@ def add_call(
             "updated_at": now,
         },
     )
-
-
-def advance_call(
-    connection: Connection,
-    call_id: int,
-    answered_prompt: int,
-    state: str,
-    twiml: str,
-    now: datetime,
-    language: str,
-    unknown_pupils: int = 0,
-) -> bool:
-    """Save the call's next state (and the language it speaks from now on, which the
-    caller may have changed) if nobody else answered ``answered_prompt`` first.
-
-    The condition on ``prompt_no`` makes the database, not a read before the write, decide
-    which of two copies of the same webhook wins.
-    """
-    cursor = _ADVANCE.run(
-        connection,
-        {
-            "call_id": call_id,
-            "answered": answered_prompt,
-            "next_prompt": answered_prompt + 1,
-            "new_state": state,
-            "twiml": twiml,
-            "unknown": unknown_pupils,
-            "speaks": language,
-            "now": now,
-        },
-    )
     return bool(cursor.rowcount)
+
+
+def count_unknown_pupil(connection: Connection, call_sid: str, now: datetime) -> None:
+    """The call keyed a valid personal number that is in no roster."""
+    _COUNT_UNKNOWN.run(connection, {"sid": call_sid, "now": now})
 
 
 def unknown_pupils_from(connection: Connection, caller: str, since: datetime) -> int:

@@ -161,9 +161,10 @@ class PupilGuardian(Base):
 
 
 class Call(Base):
-    """One phone call and where it is in the flow, so any server process can take the next
-    webhook. ``prompt_no`` counts the prompts asked; a webhook answering an older prompt is
-    a repeat and gets ``last_twiml`` again."""
+    """One phone call: who called which line, in which language, what came of it, and how
+    many personal numbers it tried that are in no roster (counted per caller, so that no
+    one learns which children exist by trying numbers). Where the call is between two
+    webhooks is not kept here: it travels in the webhook URLs (``ivr.voice.progress``)."""
 
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_caller_started_at", "caller", "started_at"),)
@@ -176,12 +177,7 @@ class Call(Base):
     caller: Mapped[str] = mapped_column(String(64))
     called: Mapped[str] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(16))
-    state: Mapped[str] = mapped_column(Text)
-    prompt_no: Mapped[int] = mapped_column(Integer, default=0)
-    last_twiml: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(32), default="in-progress")
-    # Valid personal numbers keyed in this call that are in no roster: counted per caller
-    # to stop anyone from finding out which children exist by trying numbers.
     unknown_pupils: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refused_reason: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)

@@ -103,13 +103,20 @@ def render(
     The speech sits inside ``<Gather>`` so a caller who knows the line can key through it.
     ``finishOnKey=""`` lets ``#`` (help) and ``*`` (restart) arrive in ``Digits``; a gather
     that hears nothing falls through to the ``<Redirect>``, which posts without ``Digits``.
+    ``action`` (where the keys go, with the call's progress) is different in every call: it
+    is put into a document built once for all calls that hear the same.
     """
-    return _document(
+    document = _document(
         spoken_blocks(turn, speaker_for, language),
         None if turn.listen is None else turn.listen.num_digits,
         timeout_seconds,
-        action,
+        ACTION,
     )
+    return document if turn.listen is None else document.replace(ACTION, action, 2)
+
+
+# Stands for the action URL in a cached document: nothing XML escapes, nothing said.
+ACTION = "__action__"
 
 
 @lru_cache(maxsize=4096)
@@ -119,7 +126,7 @@ def _document(
     timeout_seconds: int,
     action: str,
 ) -> str:
-    """The same few sentences and prompt numbers come back all morning: built once each."""
+    """The same few sentences come back all morning: built once each."""
     response = VoiceResponse()
     if num_digits is None:
         for voice, spoken in blocks:

@@ -17,9 +17,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from ivr import metrics
-from ivr.services.calls import Answer
 from ivr.twilio.signature import WEBHOOK_ERRORS, form_body, signed_form
-from ivr.voice.calls import STEP_PATH, CallHandler
+from ivr.voice.calls import PROGRESS_PARAMETER, STEP_PATH, Answer, CallHandler
+from ivr.voice.progress import LONGEST_TOKEN
 
 TWIML = "text/xml; charset=utf-8"
 ABSENCE_HEADER = "X-Absence-Reference"
@@ -32,15 +32,15 @@ _TWIML_RESPONSE: dict[int | str, dict[str, Any]] = {
     **WEBHOOK_ERRORS,
 }
 
-_PROMPT_RANGE = range(1, 10_001)
 _STEP_OPENAPI: dict[str, Any] = {
     "parameters": [
         {
-            "name": "prompt",
+            "name": PROGRESS_PARAMETER,
             "in": "query",
             "required": True,
-            "description": "The number of the prompt the caller answers (from the gather).",
-            "schema": {"type": "integer", "minimum": 1, "maximum": _PROMPT_RANGE[-1]},
+            "description": "The call's progress, sealed by the line in the gather's action "
+            "(not readable, bound to the call).",
+            "schema": {"type": "string", "maxLength": LONGEST_TOKEN},
         }
     ],
     "requestBody": form_body("CallSid", "From", "To", "Digits"),
@@ -57,13 +57,6 @@ def _calls(request: Request) -> CallHandler:
 def _twiml(answer: Answer) -> Response:
     headers = {ABSENCE_HEADER: answer.absence_reference} if answer.absence_reference else None
     return Response(answer.twiml, media_type=TWIML, headers=headers)
-
-
-def _prompt(request: Request) -> int:
-    value = request.query_params.get("prompt", "")
-    if not (value.isascii() and value.isdigit() and int(value) in _PROMPT_RANGE):
-        raise HTTPException(status_code=422, detail="prompt: a prompt number is required")
-    return int(value)
 
 
 def _required(form: dict[str, str], name: str) -> str:
@@ -87,6 +80,8 @@ async def _answer_or_apologise(
         )
         answer = calls.unavailable()
     metrics.WEBHOOKS.labels(route, answer.step, answer.outcome).inc()
+    if answer.touched_database:
+        metrics.WEBHOOKS_WITH_DATABASE.labels(route).inc()
     metrics.WEBHOOK_SECONDS.labels(route).observe(time.perf_counter() - started)
     return _twiml(answer)
 
@@ -109,19 +104,17 @@ async def incoming_call(request: Request) -> Response:
 @router.post(
     STEP_PATH,
     response_class=Response,
-    responses={
-        **_TWIML_RESPONSE,
-        422: {"description": "`prompt` is missing or not a prompt number."},
-    },
+    responses=_TWIML_RESPONSE,
     openapi_extra=_STEP_OPENAPI,
 )
 async def keys_entered(request: Request) -> Response:
-    """What the caller keyed at prompt number ``prompt`` (no ``Digits``: silence)."""
+    """What the caller keyed at the prompt whose gather posted here (no ``Digits``:
+    silence). A request without this call's progress is answered with an apology."""
     form = await signed_form(request)
-    prompt = _prompt(request)
     call_sid = _required(form, "CallSid")
     calls = _calls(request)
-    work = calls.answer(call_sid, prompt, form.get("Digits"))
+    token = request.query_params.get(PROGRESS_PARAMETER, "")
+    work = calls.answer(call_sid, token, form.get("Digits"), form.get("From", "").strip())
     return await _answer_or_apologise(calls, "step", call_sid, work)
 
 
@@ -156,6 +149,7 @@ async def call_status(request: Request) -> Response:
     call_sid = _required(form, "CallSid")
     status = _required(form, "CallStatus")
     duration = form.get("CallDuration", "")
+    metrics.WEBHOOKS_WITH_DATABASE.labels("status").inc()
     try:
         await _calls(request).status(
             call_sid, status, int(duration) if duration.isdigit() and len(duration) < 9 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -22,10 +23,13 @@ class Script:
 
 
 KIND_NUMBER, KIND_RECORD, KIND_OTHER = "personal number", "records absence", "other keys"
+PUPIL_STRIDE = 7919  # a prime: any roster size it does not divide is visited whole
 
 
 class CallPlanner:
-    """Draws calls: a pupil, the path through the line and the keys for it."""
+    """Draws calls: a pupil, the path through the line and the keys for it. Pupils come in
+    a fixed scattered order that visits each once before any again (a stride coprime to
+    the roster's size), so a run reports a pupil twice only after calling them all."""
 
     PATHS = (
         ("today", 50),
@@ -49,9 +53,12 @@ class CallPlanner:
         weights = [weight for _name, weight in self.PATHS]
         self.names = [name for name, _weight in self.PATHS]
         self.cumulative = [sum(weights[: n + 1]) for n in range(len(weights))]
+        self.drawn = 0
+        self.stride = next(s for s in (PUPIL_STRIDE, 7, 1) if math.gcd(s, pupils) == 1)
 
     def draw(self, rng: random.Random) -> tuple[int, Script]:
-        index = rng.randrange(self.pupils)
+        index = (self.drawn * self.stride) % self.pupils
+        self.drawn += 1
         pn = personal_number(index)[2:]
         path = rng.choices(self.names, cum_weights=self.cumulative)[0]
         offset = rng.choice(self.school_days)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from bench.config import HOST
 
-_ACTION_PROMPT = re.compile(rb'action="[^"]*prompt=(\d+)"')
+# The gather's action: where the next keys go, with the call's progress in the query.
+_ACTION = re.compile(rb'<Gather[^>]* action="([^"]+)"')
 _ONE_KEY_GATHER = re.compile(rb'<Gather[^>]*numDigits="1"')
 KEEP_KEY = "9"
 _FORM_ESCAPES = str.maketrans(

@@ -70,6 +70,7 @@ def load_figures(load: LoadResult) -> dict[str, Any]:
         "error_examples": load.error_examples,
         "reconnects": load.reconnects,
         "days_off_kept": load.days_off_kept,
+        "already_reported": load.already_reported,
         "rss_mb": round(load.peak_rss_mb, 1) if load.peak_rss_mb is not None else None,
         "server_cpu_cores": round(server_share, 3) if server_share is not None else None,
         "server_cpu_ms_per_request": round(1e3 * load.server_cpu_s / load.requests, 3)
@@ -236,6 +237,11 @@ def _print_steps(database: str, load: LoadResult) -> None:
 def _print_load_notes(load: LoadResult) -> None:
     paths = ", ".join(f"{path} {count}" for path, count in load.by_path.most_common())
     console.print(f"Calls by path: {paths}")
+    if load.already_reported:
+        console.print(
+            f"{load.already_reported} call(s) reported a pupil whose report another call had "
+            "made already: nothing new recorded, the guardian told so"
+        )
     if load.days_off_kept:
         console.print(
             f"{load.days_off_kept} report(s) fell on a day off and were kept with "

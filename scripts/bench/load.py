@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from bench.calls import KIND_RECORD, CallPlanner, Script
 from bench.client import (
-    _ACTION_PROMPT,
+    _ACTION,
     _ONE_KEY_GATHER,
     KEEP_KEY,
     Connection,
@@ -23,6 +23,7 @@ from bench.config import ACCOUNT_SID, AUTH_TOKEN, HOST, LINE_NUMBER, console
 from bench.processes import read_memory_mb
 from bench.roster import guardian_phone
 from bench.sampling import _CpuClock
+from ivr.i18n import available_languages, load_catalogue
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,9 @@ class LoadResult:
     duplicate_references: int = 0
     reconnects: int = 0
     days_off_kept: int = 0
+    # Calls whose report another call of the run had made already (the line records nothing
+    # new and tells the guardian so): only once callers come back to pupils already called.
+    already_reported: int = 0
     statuses_accepted: int = 0
     rss_samples: list[tuple[float, int, float]] = field(default_factory=list)
     rss_at_calls: dict[int, float] = field(default_factory=dict)
@@ -111,6 +115,13 @@ class LoadResult:
 
     def all_latencies(self) -> list[float]:
         return [value for values in self.by_step.values() for value in values]
+
+
+# What a guardian hears, in their language, when the report is held whole by one before.
+_ALREADY_REPORTED = tuple(
+    load_catalogue(language).texts["speech.already_reported"].split("{")[0].strip().encode()
+    for language in available_languages()
+)
 
 
 class CallFlowError(Exception):
@@ -291,12 +302,11 @@ class LoadRun:
         )
         if reply.status != 200:
             raise RequestFailed(f"http {reply.status}")
-        prompt = self._next_prompt(reply, 0, script, 0)
+        target = self._next_action(reply, "/twilio/voice/step", script, 0)
         keys, kinds = list(script.keys), list(script.kinds)
         n = 0
         while n < len(keys):
             params = [*common, ("CallStatus", "in-progress"), ("Digits", keys[n])]
-            target = f"/twilio/voice/step?prompt={prompt}"
             reply = await self._post(connection, target, params, f"prompt {n + 1}", kinds[n])
             if reply.status != 200:
                 raise RequestFailed(f"http {reply.status}")
@@ -307,6 +317,8 @@ class LoadRun:
                 if reply.reference in self.result.recorded:
                     self.result.duplicate_references += 1
                 self.result.recorded[reply.reference] = Recorded(call_sid, pupil)
+            elif self.follow_flow and last and any(s in reply.body for s in _ALREADY_REPORTED):
+                self.result.already_reported += 1
             elif self.follow_flow and last:
                 if len(keys) > len(script.keys) or not _ONE_KEY_GATHER.search(reply.body):
                     raise CallFlowError(f"{script.path}: no absence recorded after the last keys")
@@ -315,17 +327,15 @@ class LoadRun:
                 keys.append(KEEP_KEY)
                 kinds.append(KIND_RECORD)
                 self.result.days_off_kept += 1
-            prompt = self._next_prompt(reply, prompt, script, n + 1)
+            target = self._next_action(reply, target, script, n + 1)
             n += 1
 
-    def _next_prompt(self, reply: Reply, prompt: int, script: Script, answered: int) -> int:
-        match = _ACTION_PROMPT.search(reply.body)
+    def _next_action(self, reply: Reply, last: str, script: Script, answered: int) -> str:
+        """Where the next keys go: the gather's action, as the provider follows it."""
+        match = _ACTION.search(reply.body)
         if match is not None:
-            number = int(match.group(1))
-            if self.follow_flow and number != prompt + 1:
-                raise CallFlowError(f"{script.path}: prompt {number} after prompt {prompt}")
-            return number
+            return match.group(1).decode("ascii")
         if self.follow_flow:
             said = reply.body[:300].decode(errors="replace")
             raise CallFlowError(f"{script.path}: the line hung up after {answered} keys: {said}")
-        return prompt + 1
+        return last

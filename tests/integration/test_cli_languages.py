@@ -12,7 +12,7 @@ from ivr.settings import get_settings
 from tests.cli import ivr
 from tests.conftest import LiveServer
 from tests.records import rows
-from tests.roster_data import ALVA, ANNA, HEADER, KARI, LINE, NORA, NORWAY_LINE, ODD
+from tests.roster_data import ALVA, ANNA, BO, HEADER, KARI, LINE, NORA, NORWAY_LINE, ODD
 
 
 def test_an_organisation_in_norway_starts_with_norways_zone_and_language(
@@ -90,10 +90,10 @@ def test_a_norwegian_roster_refuses_swedish_numbers_and_says_what_it_wants(
 
 
 @pytest.mark.parametrize(
-    ("called", "keys", "language_heard"),
+    ("called", "keys", "sibling", "language_heard"),
     [
-        (LINE, (ALVA, "9"), "Frånvaron är registrerad"),
-        (NORWAY_LINE, (NORA, "9"), "Fravær registrert"),
+        (LINE, (ALVA, "9"), (BO, "9"), "Frånvaron är registrerad"),
+        (NORWAY_LINE, (NORA, "9"), (ODD, "9"), "Fravær registrert"),
     ],
 )
 def test_the_simulator_reports_the_call_time(
@@ -102,6 +102,7 @@ def test_the_simulator_reports_the_call_time(
     monkeypatch: pytest.MonkeyPatch,
     called: str,
     keys: tuple[str, ...],
+    sibling: tuple[str, ...],
     language_heard: str,
 ) -> None:
     monkeypatch.setenv("IVR_PUBLIC_BASE_URL", live_server.url)
@@ -112,6 +113,6 @@ def test_the_simulator_reports_the_call_time(
     assert code == 0, output
     assert language_heard in output
     assert "Call time (estimate):" in output
-    code, output = ivr("call", "-q", "--to", called, "--from", ANNA, *keys)
-    assert code == 0
+    code, output = ivr("call", "-q", "--to", called, "--from", ANNA, *sibling)
+    assert code == 0, output
     assert output.startswith("Recorded: ") and "Call time (estimate): 2" in output

@@ -78,7 +78,6 @@ CASES: dict[str, Case] = {
     "pupils.guardians": Case(lambda s: {"pupil_id": s.pupil_id}, many=True),
     "lines.find": Case(lambda s: {"number": LINE, "caller": ANNA}),
     "lines.organisation_rules": Case(lambda s: {"organisation_id": s.organisation_id}),
-    "calls.find": Case(lambda s: {"sid": s.call_sid}),
     "calls.add": Case(
         lambda s: {
             "call_sid": "CA-new",
@@ -86,9 +85,6 @@ CASES: dict[str, Case] = {
             "caller": ANNA,
             "called": LINE,
             "language": "sv",
-            "state": "{}",
-            "prompt_no": 1,
-            "last_twiml": "<Response/>",
             "status": "in-progress",
             "unknown_pupils": 0,
             "refused_reason": None,
@@ -97,18 +93,8 @@ CASES: dict[str, Case] = {
         },
         changes="calls",
     ),
-    "calls.advance": Case(
-        lambda s: {
-            "call_id": s.call_id,
-            "answered": 1,
-            "next_prompt": 2,
-            "new_state": '{"step": "start"}',
-            "twiml": "<Response><Hangup/></Response>",
-            "unknown": 1,
-            "speaks": "en",
-            "now": s.now + timedelta(seconds=9),
-        },
-        changes="calls",
+    "calls.count_unknown": Case(
+        lambda s: {"sid": s.call_sid, "now": s.now + timedelta(seconds=9)}, changes="calls"
     ),
     "calls.unknown_from": Case(lambda s: {"caller": ANNA, "since": s.now - timedelta(hours=1)}),
     "calls.status": Case(
@@ -122,6 +108,16 @@ CASES: dict[str, Case] = {
         changes="calls",
     ),
     "absences.add": Case(_absence, changes="absences", new_id=True),
+    "absences.overlapping": Case(
+        lambda s: {
+            "pupil_id": s.pupil_id,
+            "active": "active",
+            "start_date": s.now.date(),
+            "end_date": s.now.date(),
+            "call_sid": "CA-another",
+        },
+        many=True,
+    ),
     "feed.record_event": Case(
         lambda s: {
             "absence_id": s.absence_id,
@@ -172,9 +168,6 @@ def seeded(database_url: str, clock: Clock) -> Iterator[tuple[sa.Engine, Seeded]
                 caller=ANNA,
                 called=LINE,
                 language="sv",
-                state="{}",
-                prompt_no=1,
-                last_twiml="<Response/>",
                 status="in-progress",
                 unknown_pupils=2,
                 started_at=now,

@@ -20,6 +20,7 @@ from tests.roster_data import (
     DAVID,
     EMIL,
     ENGLISH_LINE,
+    ERIK,
     KARIN,
     NOT_A_PUPIL,
     OTHER_PUPIL,
@@ -318,3 +319,51 @@ def test_the_call_and_its_status_are_kept(live_server: LiveServer, db: sa.Engine
     assert call["status"] == "completed"
     assert call["ended_at"] is not None
     assert ALVA not in str(call), "the personal number is not stored with the call"
+
+
+def test_a_report_another_call_already_made_is_not_made_twice(
+    live_server: LiveServer, db: sa.Engine
+) -> None:
+    first = place_call(live_server, ALVA, "261127", "9", "261127", "9")
+    again = place_call(live_server, ALVA, "261127", "0815", "9", "1200", caller=ERIK)
+
+    assert first.recorded
+    assert not again.recorded
+    said = heard(again)  # Erik hears English, his language in the roster
+    assert "This pupil is already reported absent, all day Friday the 27 of November." in said
+    assert "A confirmation is sent" not in said
+    assert said.endswith("Press 1 for another pupil."), "the call goes on"
+    assert len(absences(db)) == 1
+    assert len(outbox(db)) == 4, "no second confirmation to anyone"
+
+
+def test_a_caller_who_is_no_guardian_hears_nothing_of_an_earlier_report(
+    live_server: LiveServer, db: sa.Engine
+) -> None:
+    """Someone who knows a personal number must not learn that the child is at home."""
+    place_call(live_server, ALVA, "9")
+    stranger = place_call(live_server, ALVA, "9", caller=STRANGER)
+
+    assert "Frånvaron är registrerad hela dagen onsdag den 25 november." in heard(stranger)
+    assert "redan" not in heard(stranger)
+    assert not stranger.recorded
+    assert len(absences(db)) == 1
+    assert len(outbox(db)) == 4
+
+
+def test_a_report_that_only_overlaps_another_is_recorded(
+    live_server: LiveServer, db: sa.Engine
+) -> None:
+    assert place_call(live_server, ALVA, "261125", "0800", "9", "1000").recorded
+    whole_day = place_call(live_server, ALVA, "9", caller=ERIK)
+
+    assert whole_day.recorded, "08:00-10:00 does not hold the whole day"
+    assert len(absences(db)) == 2
+    assert len(outbox(db)) == 8
+
+
+def test_a_cancelled_report_holds_nothing(live_server: LiveServer, db: sa.Engine) -> None:
+    place_call(live_server, ALVA, "9")
+    with db.begin() as connection:
+        connection.execute(sa.text("UPDATE absences SET status = 'cancelled'"))
+    assert place_call(live_server, ALVA, "9", caller=ERIK).recorded

@@ -53,8 +53,8 @@ def test_a_voice_without_ssml_gets_plain_text(live_server: LiveServer) -> None:
     assert "Frånvaron är registrerad hela dagen onsdag 25 november." in heard(result)
     caller = SignedCall(live_server, LINE, "+46701740650")
     caller.post("/twilio/voice", {"CallStatus": "ringing"})
-    caller.post("/twilio/voice/step?prompt=1", {"Digits": ALVA})
-    document = defused.fromstring(caller.post("/twilio/voice/step?prompt=2", {"Digits": "9"}))
+    caller.press(ALVA)
+    document = defused.fromstring(caller.press("9"))
     [say] = document.findall("./Gather/Say")
     assert (say.get("voice"), say.get("language")) == ("man", "sv-SE")
     assert list(say) == [], "no SSML elements for a voice that would read them aloud"

@@ -17,6 +17,7 @@ from defusedxml import ElementTree as defused
 from twilio.request_validator import RequestValidator
 
 from ivr.app import create_app
+from ivr.voice.calls import STEP_PATH
 from tests.clock import Clock
 from tests.conftest import AUTH_TOKEN, LiveServer, free_port, make_settings
 from tests.records import absences, calls, outbox
@@ -52,14 +53,27 @@ class Caller:
         signature = self.validator.compute_signature(sign_url or url, params)
         return self.client.post(url, data=params, headers={"X-Twilio-Signature": signature})
 
+    action = STEP_PATH  # where the next keys go: the last gather's action
+
     def start(self) -> ET.Element:
         response = self.post("/twilio/voice", self.params(CallStatus="ringing"))
         assert response.status_code == 200
-        return defused.fromstring(response.content)
+        return self._follow(response)
 
-    def press(self, prompt: int, digits: str | None) -> httpx.Response:
+    def press(self, digits: str | None, at: str | None = None) -> httpx.Response:
+        """Key ``digits`` (None: silence) at the last prompt, or at the prompt whose action
+        is ``at``."""
         extra = {} if digits is None else {"Digits": digits}
-        return self.post(f"/twilio/voice/step?prompt={prompt}", self.params(**extra))
+        response = self.post(at or self.action, self.params(**extra))
+        self._follow(response)
+        return response
+
+    def _follow(self, response: httpx.Response) -> ET.Element:
+        document: ET.Element = defused.fromstring(response.content)
+        gather = document.find("Gather")
+        if gather is not None:
+            self.action = gather.get("action") or self.action
+        return document
 
 
 @pytest.fixture
@@ -74,19 +88,23 @@ def test_every_gather_lets_hash_and_star_through_and_falls_through_to_a_redirect
     caller = Caller(live_server, client)
     expected_lengths = iter(["10", "6", "4", "6", "4", "1"])
     document = caller.start()
-    for prompt, digits in enumerate([ALVA, "261127", "9", "9", "9"], start=1):
+    actions = set()
+    for digits in [ALVA, "261127", "9", "9", "9"]:
         gather, redirect = list(document)
         assert gather.tag == "Gather"
         assert gather.get("finishOnKey") == ""
         assert gather.get("input") == "dtmf"
         assert gather.get("numDigits") == next(expected_lengths)
-        assert gather.get("action") == f"/twilio/voice/step?prompt={prompt}"
+        action = gather.get("action") or ""
+        assert action.startswith("/twilio/voice/step?s=")
+        actions.add(action)
         assert [child.tag for child in gather] == ["Say"]
         assert gather[0].get("language") == "sv-SE"
         assert redirect.tag == "Redirect"
-        assert redirect.text == gather.get("action")
-        document = defused.fromstring(caller.press(prompt, digits).content)
+        assert redirect.text == action
+        document = defused.fromstring(caller.press(digits).content)
     assert next(iter(document)).get("numDigits") == next(expected_lengths)
+    assert len(actions) == 5, "each prompt carries its own progress"
 
 
 @pytest.mark.parametrize(
@@ -98,9 +116,9 @@ def test_a_request_that_fails_the_signature_check_gets_403_and_changes_nothing(
 ) -> None:
     caller = Caller(live_server, client)
     caller.start()
-    caller.press(1, ALVA)
+    caller.press(ALVA)
     params = caller.params(Digits="9")
-    url = f"{live_server.url}/twilio/voice/step?prompt=2"
+    url = f"{live_server.url}{caller.action}"
     signed_url = url
     headers: dict[str, str] = {}
     if tamper == "wrong-token":
@@ -113,7 +131,7 @@ def test_a_request_that_fails_the_signature_check_gets_403_and_changes_nothing(
         elif tamper == "other-scheme":
             signed_url = url.replace("http://", "https://")
         elif tamper == "other-path":
-            signed_url = url.replace("prompt=2", "prompt=3")
+            signed_url = url.replace("?s=", "?s=A")
         signed = params if tamper != "changed-parameter" else {**params, "Digits": "261127"}
         headers["X-Twilio-Signature"] = caller.validator.compute_signature(signed_url, signed)
 
@@ -121,8 +139,8 @@ def test_a_request_that_fails_the_signature_check_gets_403_and_changes_nothing(
 
     assert response.status_code == 403
     assert absences(db) == []
-    [call] = calls(db)
-    assert call["prompt_no"] == 2
+    assert outbox(db) == []
+    assert caller.press("9").headers["X-Absence-Reference"], "the call goes on as it was"
 
 
 def test_the_signature_uses_the_configured_public_url_not_the_host_header(
@@ -152,9 +170,10 @@ def test_the_same_webhook_twice_records_nothing_twice(
     caller = Caller(live_server, client)
     first_start = caller.start()
     assert ET.tostring(caller.start()) == ET.tostring(first_start)
-    caller.press(1, ALVA)
-    first = caller.press(2, "9")
-    again = caller.press(2, "9")
+    caller.press(ALVA)
+    at = caller.action
+    first = caller.press("9", at=at)
+    again = caller.press("9", at=at)
 
     assert first.text == again.text
     assert first.headers["X-Absence-Reference"]
@@ -164,18 +183,20 @@ def test_the_same_webhook_twice_records_nothing_twice(
     assert len(calls(db)) == 1
 
 
-def test_a_late_repeat_of_an_old_prompt_changes_nothing(
+def test_a_late_repeat_of_an_old_prompt_is_answered_as_before_and_records_nothing(
     live_server: LiveServer, client: httpx.Client, db: sa.Engine
 ) -> None:
     caller = Caller(live_server, client)
     caller.start()
-    caller.press(1, ALVA)
-    latest = caller.press(2, "261127")
-    stale = caller.press(1, "1807022395")
+    first_prompt = caller.action
+    answered = caller.press(ALVA)
+    caller.press("261127")
+    stale = caller.press(ALVA, at=first_prompt)
 
-    assert stale.text == latest.text
+    assert stale.text == answered.text
+    assert absences(db) == []
     [call] = calls(db)
-    assert call["prompt_no"] == 3
+    assert call["unknown_pupils"] == 0
 
 
 def test_the_same_webhook_at_the_same_moment_records_one_absence(
@@ -184,7 +205,7 @@ def test_the_same_webhook_at_the_same_moment_records_one_absence(
     with httpx.Client(timeout=10) as client:
         caller = Caller(live_server, client)
         caller.start()
-        caller.press(1, ALVA)
+        caller.press(ALVA)
     barrier = threading.Barrier(8)
     answers: list[httpx.Response] = []
 
@@ -193,7 +214,7 @@ def test_the_same_webhook_at_the_same_moment_records_one_absence(
             copy = Caller(live_server, own_client)
             copy.call_sid = caller.call_sid
             barrier.wait()
-            answers.append(copy.press(2, "9"))
+            answers.append(copy.press("9", at=caller.action))
 
     threads = [threading.Thread(target=deliver) for _ in range(8)]
     for thread in threads:
@@ -232,10 +253,9 @@ def test_any_server_process_can_take_the_next_webhook(
         servers = [other_url, live_server.url]
         for prompt, digits in enumerate([ALVA, "261127", "1000", "9", "1200"], start=1):
             base = servers[prompt % 2]
-            response = caller.post(
-                f"/twilio/voice/step?prompt={prompt}", caller.params(Digits=digits), base_url=base
-            )
+            response = caller.post(caller.action, caller.params(Digits=digits), base_url=base)
             assert response.status_code == 200
+            caller._follow(response)
         assert response.headers["X-Absence-Reference"]
         [absence] = absences(db)
         assert str(absence["start_time"]).startswith("10:00")
@@ -249,9 +269,11 @@ def test_silence_arrives_as_a_post_without_digits(
 ) -> None:
     caller = Caller(live_server, client)
     caller.start()
-    response = caller.press(1, None)
+    first = caller.action
+    response = caller.press(None)
     assert "Jag hörde ingen knapptryckning." in response.text
-    assert 'action="/twilio/voice/step?prompt=2"' in response.text
+    assert "Slå elevens personnummer" in response.text
+    assert caller.action != first, "one failure more in the progress"
 
 
 @pytest.mark.parametrize(
@@ -259,9 +281,7 @@ def test_silence_arrives_as_a_post_without_digits(
     [
         ("/twilio/voice", {"From": ANNA, "To": LINE}, 400),
         ("/twilio/voice", {"CallSid": "CA1", "From": ANNA}, 400),
-        ("/twilio/voice/step?prompt=1", {"From": ANNA, "Digits": "1"}, 400),
-        ("/twilio/voice/step?prompt=0", {"CallSid": "CA1", "Digits": "1"}, 422),
-        ("/twilio/voice/step", {"CallSid": "CA1", "Digits": "1"}, 422),
+        ("/twilio/voice/step?s=x", {"From": ANNA, "Digits": "1"}, 400),
         ("/twilio/voice/status", {"CallSid": "CA1"}, 400),
     ],
 )
@@ -287,14 +307,31 @@ def test_a_webhook_that_is_not_a_form_gets_415(
     assert calls(db) == []
 
 
-def test_a_step_for_an_unknown_call_is_answered_not_failed(
-    live_server: LiveServer, client: httpx.Client, db: sa.Engine
+@pytest.mark.parametrize("action", [STEP_PATH, f"{STEP_PATH}?s=", f"{STEP_PATH}?s=bm90IG91cnM"])
+def test_a_step_without_this_calls_progress_is_answered_with_an_apology(
+    live_server: LiveServer, client: httpx.Client, db: sa.Engine, action: str
 ) -> None:
+    """An old gather from before an upgrade, or another call's progress: the caller hears
+    why the call ends, the provider never gets an error."""
     caller = Caller(live_server, client)
-    response = caller.press(1, ALVA)
+    response = caller.press(ALVA, at=action)
     assert response.status_code == 200
     assert "<Hangup" in response.text
+    assert "Tjänsten fungerar inte just nu." in response.text
     assert calls(db) == []
+
+
+def test_a_progress_from_another_call_opens_nothing(
+    live_server: LiveServer, client: httpx.Client, db: sa.Engine
+) -> None:
+    first = Caller(live_server, client)
+    first.start()
+    first.press(ALVA)
+    second = Caller(live_server, client)
+    second.start()
+    response = second.press("9", at=first.action)
+    assert "Tjänsten fungerar inte just nu." in response.text
+    assert absences(db) == []
 
 
 def test_health_and_readiness(live_server: LiveServer, client: httpx.Client) -> None:

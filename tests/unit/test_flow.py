@@ -271,33 +271,6 @@ def test_welcome_and_refusals() -> None:
     assert step(refused.state, Nine(), CONTEXT).hang_up
 
 
-@given(
-    st.builds(
-        CallState,
-        step=st.sampled_from(Step),
-        failures=st.integers(0, 2),
-        pupil_id=st.none() | st.integers(1, 10),
-        start_date=st.none() | st.dates(),
-        start_time=st.none() | st.times(),
-        end_date=st.none() | st.dates(),
-        end_time=st.none() | st.times(),
-        reports=st.integers(0, 5),
-        unknown_pupils=st.integers(0, 2),
-        offer=st.none() | st.sampled_from(["en", "nb"]),
-    )
-)
-def test_state_survives_json(state: CallState) -> None:
-    assert CallState.from_json(state.to_json()) == state
-
-
-def test_state_saved_before_the_language_and_school_day_steps_still_reads() -> None:
-    saved = (
-        '{"step":"start","failures":0,"pupil_id":7,"start_date":null,"start_time":null,'
-        '"end_date":null,"reports":0,"unknown_pupils":0}'
-    )
-    assert CallState.from_json(saved) == CallState(step=Step.START, pupil_id=7)
-
-
 KEY_INPUTS = st.one_of(
     st.sampled_from(
         [
