@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from twilio.request_validator import RequestValidator
 
 from ivr import __version__
@@ -22,6 +23,7 @@ from ivr.store.db import Database, is_sqlite
 from ivr.voice.calls import CallHandler
 from ivr.voice.routes import router as voice_router
 from ivr.web.health import router as health_router
+from ivr.web.lane import Handler, WebhookLane
 from ivr.web.limits import BodySizeLimit
 from ivr.worker import dispatcher_for
 
@@ -68,7 +70,6 @@ def create_app(
         await database.aclose()
 
     app = FastAPI(title="Absence line", version=__version__, lifespan=lifespan)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.state.settings = settings
     app.state.database = database
     app.state.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
@@ -78,8 +79,21 @@ def create_app(
     app.include_router(notify_router)
     app.include_router(feed_router)
     app.include_router(health_router)
+    # Outermost last: the size limit sees every request, the webhooks then go straight on.
+    app.add_middleware(WebhookLane, handlers=webhook_handlers(voice_router, notify_router))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
 
     return app
+
+
+def webhook_handlers(*routers: APIRouter) -> dict[str, Handler]:
+    """The provider's webhooks, by path: each a handler of the request alone."""
+    return {
+        route.path: route.endpoint
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    }
 
 
 def app_from_environment() -> FastAPI:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
-from pythonjsonlogger.orjson import OrjsonFormatter
+import orjson
 
 from ivr.domain.personal_number import mask_personal_numbers
 
@@ -31,13 +32,34 @@ class MaskPersonalNumbers(logging.Filter):
         return True
 
 
+class JsonLines(logging.Formatter):
+    """One JSON object per line: ``time`` (ISO 8601, UTC), ``level``, ``logger``,
+    ``message``, then the record's own fields (``extra=``), and an exception as text.
+    Encoded by orjson; every webhook writes one (``scripts/bench_logs.py`` measures it)."""
+
+    @staticmethod
+    def encode(line: dict[str, object]) -> str:
+        return orjson.dumps(line, default=str).decode()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in record.__dict__.items():
+            if name not in _STANDARD:
+                line[name] = value
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return self.encode(line)
+
+
 def json_formatter() -> logging.Formatter:
-    """One JSON object per line, encoded by orjson (``scripts/bench_logs.py`` measures what
-    that saves against the standard library's encoder)."""
-    return OrjsonFormatter(
-        "%(asctime)s %(levelname)s %(name)s %(message)s",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-    )
+    return JsonLines()
 
 
 def configure_logging(level: int = logging.INFO, json: bool = True) -> None:

@@ -25,9 +25,10 @@ from ivr.services.confirmations import (
     choose_recipients,
     confirmation_drafts,
 )
-from ivr.store.absences import AddedAbsence, NewAbsence, add_absence, covering_period
-from ivr.store.outbox import queue
-from ivr.store.roster import ReportedPupil, pupil_for_report
+from ivr.store.absences import AddedAbsence, NewAbsence
+from ivr.store.outbox import Draft
+from ivr.store.reports import add_report, report_facts
+from ivr.store.roster import ReportedPupil
 
 
 def _recipients(pupil: ReportedPupil) -> tuple[Recipient, list[Recipient]]:
@@ -70,15 +71,15 @@ def report_from_call(
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> Recorded | AlreadyReported:
     """Record the report, unless another call's report holds it already."""
-    pupil = pupil_for_report(connection, pupil_id)
-    covering = covering_period(connection, pupil.id, period, call_sid)
-    if covering is not None:
-        own, guardians = _recipients(pupil)
+    facts = report_facts(connection, pupil_id, period, call_sid)
+    held_by = facts.held_by(period)
+    if held_by is not None:
+        own, guardians = _recipients(facts.pupil)
         relation = caller_relation(caller, own, guardians)
-        return AlreadyReported(covering, caller_may_know=relation in ("guardian", "pupil"))
+        return AlreadyReported(held_by, caller_may_know=relation in ("guardian", "pupil"))
     absence = _record(
         connection,
-        pupil,
+        facts.pupil,
         organisation_id=organisation_id,
         period=period,
         caller=caller,
@@ -102,10 +103,11 @@ def record_report(
     reported_at: datetime,
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> AddedAbsence:
-    """``reported_at`` is in the organisation's time zone: confirmations show it as is."""
+    """Record a report, whatever else is recorded. ``reported_at`` is in the organisation's
+    time zone: confirmations show it as is."""
     return _record(
         connection,
-        pupil_for_report(connection, pupil_id),
+        report_facts(connection, pupil_id, period, call_sid).pupil,
         organisation_id=organisation_id,
         period=period,
         caller=caller,
@@ -130,32 +132,31 @@ def _record(
 ) -> AddedAbsence:
     own, guardians = _recipients(pupil)
     relation = caller_relation(caller, own, guardians)
-    absence = add_absence(
-        connection,
-        NewAbsence(
-            organisation_id=organisation_id,
-            school_id=pupil.school_id,
-            pupil_id=pupil.id,
+    recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
+
+    def drafts_for(reference: str) -> list[Draft]:
+        facts = ReportFacts(
+            reference=reference,
+            first_name=pupil.first_name,
+            last_name=pupil.last_name,
+            group=pupil.group,
+            school=pupil.school,
             period=period,
             reported_at=reported_at,
             caller=caller,
-            caller_is_guardian=relation == "guardian",
-            call_sid=call_sid,
-            number_in_call=number_in_call,
-        ),
-    )
-    facts = ReportFacts(
-        reference=absence.reference,
-        first_name=pupil.first_name,
-        last_name=pupil.last_name,
-        group=pupil.group,
-        school=pupil.school,
+            caller_relation=relation,
+        )
+        return confirmation_drafts(facts, recipients, catalogue_for)
+
+    new = NewAbsence(
+        organisation_id=organisation_id,
+        school_id=pupil.school_id,
+        pupil_id=pupil.id,
         period=period,
         reported_at=reported_at,
         caller=caller,
-        caller_relation=relation,
+        caller_is_guardian=relation == "guardian",
+        call_sid=call_sid,
+        number_in_call=number_in_call,
     )
-    recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
-    drafts = confirmation_drafts(facts, recipients, catalogue_for)
-    queue(connection, absence.id, drafts, reported_at)
-    return absence
+    return add_report(connection, new, drafts_for)

@@ -43,7 +43,7 @@ class NewAbsence:
 _absences = table_of(Absence)
 
 
-_ADD_COLUMNS = (
+ABSENCE_COLUMNS = (
     "organisation_id",
     "school_id",
     "pupil_id",
@@ -69,7 +69,7 @@ def _insert_unless_reference_taken(dialect: Dialect) -> Insert:
     insert: Insert = (
         _DIALECTS[dialect.name]
         .insert(_absences)
-        .values({name: bindparam(name) for name in _ADD_COLUMNS})
+        .values({name: bindparam(name) for name in ABSENCE_COLUMNS})
         .on_conflict_do_nothing(index_elements=[_absences.c.reference])
         .returning(_absences.c.id)
     )
@@ -80,51 +80,15 @@ def _insert_unless_reference_taken(dialect: Dialect) -> Insert:
 _ADD = DriverStatement("absences.add", _insert_unless_reference_taken)
 
 
-# Run when a call would record a report (see ``ivr.services.reports``).
-_OVERLAPPING = DriverStatement(
-    "absences.overlapping",
-    select(
-        _absences.c.start_date,
-        _absences.c.start_time,
-        _absences.c.end_date,
-        _absences.c.end_time,
-    ).where(
-        _absences.c.pupil_id == bindparam("pupil_id"),
-        _absences.c.status == bindparam("active"),
-        _absences.c.start_date <= bindparam("start_date"),
-        _absences.c.end_date >= bindparam("end_date"),
-        _absences.c.call_sid != bindparam("call_sid"),
-    ),
-)
-
-
-def covering_period(
-    connection: Connection, pupil_id: int, period: AbsencePeriod, call_sid: str
-) -> AbsencePeriod | None:
-    """An active report of the pupil, made in another call, that holds all of ``period``."""
-    rows = _OVERLAPPING.all(
-        connection,
-        {
-            "pupil_id": pupil_id,
-            "active": AbsenceStatus.ACTIVE,
-            "start_date": period.start_date,
-            "end_date": period.end_date,
-            "call_sid": call_sid,
-        },
-    )
-    return next((found for row in rows if (found := AbsencePeriod(*row)).covers(period)), None)
-
-
 @dataclass(frozen=True, slots=True)
 class AddedAbsence:
     id: int
     reference: str
 
 
-def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
-    """Insert with a fresh reference (drawn again on the rare clash). The absence enters
-    the staff feed in the same transaction."""
-    values = {
+def absence_values(new: NewAbsence, reference: str) -> dict[str, Any]:
+    """The values of ``ABSENCE_COLUMNS`` for ``new`` under ``reference``."""
+    return {
         "organisation_id": new.organisation_id,
         "school_id": new.school_id,
         "pupil_id": new.pupil_id,
@@ -138,10 +102,16 @@ def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
         "call_sid": new.call_sid,
         "number_in_call": new.number_in_call,
         "status": AbsenceStatus.ACTIVE,
+        "reference": reference,
     }
+
+
+def add_absence(connection: Connection, new: NewAbsence) -> AddedAbsence:
+    """Insert with a fresh reference (drawn again on the rare clash). The absence enters
+    the staff feed in the same transaction."""
     for _attempt in range(5):
         reference = new_reference()
-        row = _ADD.first(connection, {**values, "reference": reference})
+        row = _ADD.first(connection, absence_values(new, reference))
         if row is not None:
             (absence_id,) = row
             record_event(

@@ -233,9 +233,15 @@ class Database:
             return await asyncio.wait_for(self._in_async_session(work), within)
         return await self._inline(partial(self.transaction, work), within)
 
-    async def run_core(self, work: Callable[[Connection], _T], within: float = 10.0) -> _T:
+    async def run_core(
+        self, work: Callable[[Connection], _T], within: float = 10.0, *, atomic: bool = True
+    ) -> _T:
+        """``run`` on a bare connection. Where ``work``'s statements need no transaction
+        around them (``atomic=False``: each is whole by itself), PostgreSQL runs them in
+        autocommit, which spares the round trips of ``BEGIN`` and ``COMMIT``; SQLite, in
+        the process, keeps its one transaction."""
         if self._async is not None:
-            return await asyncio.wait_for(self._in_async_connection(work), within)
+            return await asyncio.wait_for(self._in_async_connection(work, atomic), within)
         return await self._inline(partial(self.core_transaction, work), within)
 
     async def _in_async_session(self, work: Callable[[Session], _T]) -> _T:
@@ -246,8 +252,12 @@ class Database:
         ):
             return await session.run_sync(work)
 
-    async def _in_async_connection(self, work: Callable[[Connection], _T]) -> _T:
+    async def _in_async_connection(self, work: Callable[[Connection], _T], atomic: bool) -> _T:
         assert self._async is not None
+        if not atomic:
+            async with self._async.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await connection.run_sync(work)
         async with self._async.begin() as connection:
             return await connection.run_sync(work)
 

@@ -32,35 +32,6 @@ _FIND_PUPIL = DriverStatement(
         _pupil_table.c.personal_number_hash == bindparam("number_hash"),
     ),
 )
-_PUPIL_FOR_REPORT = DriverStatement(
-    "pupils.for_report",
-    select(
-        _pupil_table.c.id,
-        _pupil_table.c.school_id,
-        _school_table.c.name,
-        _pupil_table.c.first_name,
-        _pupil_table.c.last_name,
-        _pupil_table.c.group_name,
-        _pupil_table.c.birth_date,
-        _pupil_table.c.phone,
-        _pupil_table.c.email,
-    )
-    .join(_school_table, _school_table.c.id == _pupil_table.c.school_id)
-    .where(_pupil_table.c.id == bindparam("pupil_id")),
-)
-_GUARDIANS_OF = DriverStatement(
-    "pupils.guardians",
-    select(
-        _guardian_table.c.id,
-        _guardian_table.c.name,
-        _guardian_table.c.phone,
-        _guardian_table.c.email,
-        _guardian_table.c.language,
-    )
-    .join(_link_table, _link_table.c.guardian_id == _guardian_table.c.id)
-    .where(_link_table.c.pupil_id == bindparam("pupil_id"))
-    .order_by(_guardian_table.c.id),
-)
 
 
 def find_pupil_id(
@@ -94,20 +65,6 @@ class ReportedPupil:
     phone: str | None
     email: str | None
     guardians: list[GuardianContactRow]
-
-
-def pupil_for_report(connection: Connection, pupil_id: int) -> ReportedPupil:
-    row = _PUPIL_FOR_REPORT.first(connection, {"pupil_id": pupil_id})
-    if row is None:
-        raise LookupError(f"no pupil {pupil_id}")
-    guardians = [
-        GuardianContactRow(*guardian)
-        for guardian in _GUARDIANS_OF.all(connection, {"pupil_id": pupil_id})
-    ]
-    pupil, school_id, school, first_name, last_name, group, birth_date, phone, email = row
-    return ReportedPupil(
-        pupil, school_id, school, first_name, last_name, group, birth_date, phone, email, guardians
-    )
 
 
 @dataclass

@@ -113,6 +113,7 @@ class CallHandler:
                 now=self.clock(),
             ),
             within=self.settings.webhook_deadline_seconds,
+            atomic=False,
         )
         progress = None
         if start.line is not None and start.refused is None:
@@ -192,6 +193,7 @@ class CallHandler:
                 now=now,
             ),
             within=self.settings.webhook_deadline_seconds,
+            atomic=False,
         )
         return pupil, True
 
@@ -221,6 +223,7 @@ class CallHandler:
                     catalogue_for=self.catalogues,
                 ),
                 within=self.settings.webhook_deadline_seconds,
+                atomic=False,
             )
         except IntegrityError:
             # Another copy of this webhook recorded it: answer as it did, without the report.
@@ -247,6 +250,7 @@ class CallHandler:
                 now=now,
             ),
             within=self.settings.webhook_deadline_seconds,
+            atomic=False,
         )
 
     def unavailable(self) -> Answer:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -57,7 +57,7 @@ class ProgressTokens:
         self._cipher = AESSIV(key.derive(secret_key))
 
     def seal(self, progress: CallProgress, call_sid: str) -> str:
-        plain = json.dumps(_as_list(progress), separators=(",", ":")).encode()
+        plain = orjson.dumps(_as_list(progress))
         sealed = self._cipher.encrypt(plain, [call_sid.encode()])
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
@@ -67,7 +67,7 @@ class ProgressTokens:
         try:
             sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             plain = self._cipher.decrypt(sealed, [call_sid.encode()])
-            return _from_list(json.loads(plain))
+            return _from_list(orjson.loads(plain))
         except (InvalidTag, binascii.Error, ValueError, TypeError, KeyError) as error:
             raise InvalidProgress(f"not this call's progress ({type(error).__name__})") from None
 

@@ -149,6 +149,7 @@ async def call_status(request: Request) -> Response:
     call_sid = _required(form, "CallSid")
     status = _required(form, "CallStatus")
     duration = form.get("CallDuration", "")
+    metrics.WEBHOOKS.labels("status", "", "ok").inc()
     metrics.WEBHOOKS_WITH_DATABASE.labels("status").inc()
     try:
         await _calls(request).status(

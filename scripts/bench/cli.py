@@ -33,6 +33,7 @@ from bench.figures import compare_figures, load_figures, print_compare, print_su
 from bench.load import LoadPlan, LoadResult
 from bench.processes import BenchError, Processes
 from bench.runs import DatabaseRun, bench_baseline, bench_database
+from bench.steps import STEP_CALLS
 
 
 def _env_setting(text: str) -> tuple[str, str]:
@@ -59,6 +60,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="admin database")
     parser.add_argument("--quick", action="store_true", help="1,000 pupils, 5 s, 8 callers")
     parser.add_argument("--no-baseline", action="store_true", help="skip the bare app")
+    parser.add_argument(
+        "--step-calls",
+        type=int,
+        default=STEP_CALLS,
+        help="calls placed one webhook at a time after the load, for the CPU by step (0: none)",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
@@ -96,6 +103,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.quick:
         args.pupils, args.seconds = QUICK_PUPILS, QUICK_SECONDS
         args.concurrency, args.warmup = QUICK_CONCURRENCY, QUICK_WARMUP
+        args.step_calls = min(args.step_calls, 300)
     if args.memory_check:
         args.calls = max(args.calls or 0, MEMORY_CHECKPOINTS[-1])
     if not 1 <= args.pupils <= NUMBER_SLOTS:

@@ -117,6 +117,10 @@ def run_figures(run: DatabaseRun, baseline: LoadResult | None, plan: LoadPlan) -
     if checkpoints[0] and checkpoints[1]:
         figures["rss_growth_20k_to_100k"] = round(checkpoints[1] / checkpoints[0] - 1, 4)
     figures["server_log_problems"] = run.server_log_problems[:20]
+    if run.database_share:
+        figures["database_share"] = round(run.database_share["share"], 4)
+    if run.cpu_ms_by_step:
+        figures["cpu_ms_by_step"] = {k: round(v, 3) for k, v in run.cpu_ms_by_step.items()}
     if run.check is not None:
         check = run.check
         figures["database_check"] = {
@@ -200,6 +204,7 @@ def _print_run(run: DatabaseRun) -> None:
     _print_steps(run.database, run.load)
     _print_load_notes(run.load)
     _print_memory(run.load)
+    _print_database_work(run)
     if run.server_log_problems:
         console.print(f"[yellow]Server log: {len(run.server_log_problems)} error line(s)[/yellow]")
         for line in run.server_log_problems[:5]:
@@ -256,6 +261,18 @@ def _print_load_notes(load: LoadResult) -> None:
         console.print(f"[red]Errors: {dict(load.errors)}[/red]")
         for example in load.error_examples:
             console.print(f"  {escape(example)}")
+
+
+def _print_database_work(run: DatabaseRun) -> None:
+    if run.database_share:
+        share = run.database_share
+        console.print(
+            f"Webhooks that needed the database: {share['with_database']:,.0f} of "
+            f"{share['webhooks']:,.0f} ({share['share']:.0%})"
+        )
+    if run.cpu_ms_by_step:
+        steps = ", ".join(f"{kind} {ms:.2f}" for kind, ms in run.cpu_ms_by_step.items())
+        console.print(f"Server CPU per webhook by step, ms: {steps}")
 
 
 def _print_check(check: Check) -> None:

@@ -31,6 +31,7 @@ from bench.processes import (
 )
 from bench.roster import write_roster
 from bench.sampling import run_async, warn_if_busy
+from bench.steps import cpu_by_step, database_share
 
 
 @dataclass
@@ -46,6 +47,8 @@ class DatabaseRun:
     server_log_problems: list[str] = field(default_factory=list)
     load: LoadResult | None = None
     check: Check | None = None
+    database_share: dict[str, float] = field(default_factory=dict)
+    cpu_ms_by_step: dict[str, float] = field(default_factory=dict)
 
     @property
     def import_rows_per_s(self) -> float:
@@ -136,12 +139,27 @@ def bench_database(
             console.print(f"  {_describe(plan)}")
             warn_if_busy()
             run.load = run_async(loader.run())
+            run.check = check_database(database_url, run.load)
+            run.database_share = database_share(port)
+            if args.step_calls:
+                console.print(
+                    f"  CPU by step: {args.step_calls:,} calls, a kind of webhook at a time"
+                )
+                run.cpu_ms_by_step = run_async(
+                    cpu_by_step(
+                        port,
+                        server,
+                        pupils,
+                        today_in_stockholm(),
+                        args.step_calls,
+                        plan.concurrency,
+                    )
+                )
         except BaseException:
             console.print(f"[red]server log tail:[/red]\n{escape(_tail(log))}")
             raise
         finally:
             processes.stop(pid)
-        run.check = check_database(database_url, run.load)
         run.server_log_problems = _log_problems(log)
         if run.load.error_count or run.server_log_problems:
             console.print(f"[yellow]server log tail:[/yellow]\n{escape(_tail(log, 15))}")

@@ -21,7 +21,6 @@ USED_WITHOUT_IMPORT = {
     "psycopg": "the driver of IVR_DATABASE_URL for PostgreSQL, loaded by SQLAlchemy",
     "asyncpg": "the server's PostgreSQL driver, loaded by SQLAlchemy's asyncio engine",
     "python-multipart": "Starlette's form parser, for the staff page's forms",
-    "orjson": "the log line's encoder, loaded by python-json-logger's OrjsonFormatter",
 }
 
 
