@@ -6,7 +6,21 @@ sum them in Prometheus); the outbox figures are read from the database at each s
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+_Metric = TypeVar("_Metric", bound=MetricWrapperBase)
+
+
+@lru_cache(maxsize=1024)
+def labelled(metric: _Metric, *values: str) -> _Metric:
+    """``metric.labels(*values)``, looked up once per set of values: every webhook counts
+    itself, and the library's own lookup takes longer than the count."""
+    return metric.labels(*values)
+
 
 WEBHOOKS = Counter(
     "ivr_webhooks_total",

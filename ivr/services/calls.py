@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.engine import Connection
 
@@ -181,9 +182,11 @@ def identify_pupil(
 # --- what the flow needs to know ---------------------------------------------------------
 
 
+@lru_cache(maxsize=256)
 def call_context(rules: CallRules, today: date, country_code: str, language: str) -> CallContext:
     """The flow's context on ``today`` (in the organisation's time zone): the reporting
-    rules, the country's identity numbers, order of dates and days off."""
+    rules, the country's identity numbers, order of dates and days off. The same few all
+    day: made once each."""
     reporting = ReportingRules(today=today, horizon=rules.horizon)
     rules_of = country(country_code)
     return CallContext(

@@ -79,10 +79,10 @@ async def _answer_or_apologise(
             exc_info=not isinstance(error, TimeoutError | OSError),
         )
         answer = calls.unavailable()
-    metrics.WEBHOOKS.labels(route, answer.step, answer.outcome).inc()
+    metrics.labelled(metrics.WEBHOOKS, route, answer.step, answer.outcome).inc()
     if answer.touched_database:
-        metrics.WEBHOOKS_WITH_DATABASE.labels(route).inc()
-    metrics.WEBHOOK_SECONDS.labels(route).observe(time.perf_counter() - started)
+        metrics.labelled(metrics.WEBHOOKS_WITH_DATABASE, route).inc()
+    metrics.labelled(metrics.WEBHOOK_SECONDS, route).observe(time.perf_counter() - started)
     return _twiml(answer)
 
 
@@ -133,7 +133,7 @@ async def fallback(request: Request) -> Response:
         extra={"call_sid": form.get("CallSid", ""), "error_code": form.get("ErrorCode", "")},
     )
     answer = _calls(request).unavailable()
-    metrics.WEBHOOKS.labels("fallback", "", answer.outcome).inc()
+    metrics.labelled(metrics.WEBHOOKS, "fallback", "", answer.outcome).inc()
     return _twiml(answer)
 
 
@@ -149,8 +149,8 @@ async def call_status(request: Request) -> Response:
     call_sid = _required(form, "CallSid")
     status = _required(form, "CallStatus")
     duration = form.get("CallDuration", "")
-    metrics.WEBHOOKS.labels("status", "", "ok").inc()
-    metrics.WEBHOOKS_WITH_DATABASE.labels("status").inc()
+    metrics.labelled(metrics.WEBHOOKS, "status", "", "ok").inc()
+    metrics.labelled(metrics.WEBHOOKS_WITH_DATABASE, "status").inc()
     try:
         await _calls(request).status(
             call_sid, status, int(duration) if duration.isdigit() and len(duration) < 9 else None
