@@ -24,9 +24,9 @@ autovacuum would) after the import and between the files.
 
 It then starts ``ivr serve --workers 1`` (``--server-env`` adds settings) and lets
 ``--concurrency`` simulated callers place complete calls, each on its own keep-alive
-connection: the incoming-call webhook, one webhook per prompt (following the prompt number in
-the ``<Gather action>`` of each answer), and the status callback, every request signed as
-Twilio signs it. The mix of calls::
+connection: the incoming-call webhook, one webhook per prompt (posted to the ``<Gather
+action>`` of each answer, which carries the call's progress), and the status callback, every
+request signed as Twilio signs it. The mix of calls::
 
     50%  whole day today     PN 9
     15%  another whole day   PN D 9 9 9
@@ -36,13 +36,21 @@ Twilio signs it. The mix of calls::
      5%  a wrong entry       PN 5 9
      5%  start over          PN D * PN 9
 
-PN is the ten-digit personal number of a random pupil, D a school day (a weekday that is no
+PN is the ten-digit personal number of the next pupil in a scattered order that calls every
+pupil once before any again (a report already held whole by another call records nothing,
+and the guardian is told so: counted apart), D a school day (a weekday that is no
 Swedish public holiday) 1-30 days ahead; the caller is the pupil's first guardian and hangs
 up once the absence is recorded. Should the line ask about a period without a school day
 (today, on a weekend), the caller keeps the report with 9. Afterwards the
 database must hold exactly the absences whose references the callers were given (each for
 its call and pupil, none lost or doubled), their confirmations in the outbox, and every call
 whose status callback was accepted as completed.
+
+After the load it reads the server's metrics (the share of webhooks that needed the
+database) and places ``--step-calls`` more calls (1,500) one kind of webhook at a time, by
+as many callers at once, reading the server's CPU before and after each kind: the CPU per
+webhook of the incoming call, the personal number, a date or time, the report and the
+status callback.
 
 The same load generator first drives ``scripts/bare_app.py``, FastAPI on uvicorn parsing the
 form and answering constant TwiML: the ceiling of any webhook server on this stack.
@@ -62,7 +70,8 @@ The exit status is 0 if no request failed and the database matched what the call
 ``--pupils-compare``), each with ``rps`` (webhooks/s), ``baseline_rps``, ``ratio``,
 ``p50_ms``, ``p99_ms``, ``errors``, ``rss_mb`` (peak), ``calls_per_s``, ``import_seconds``,
 ``import_rows_per_s``, ``pupils``, ``concurrency``, the server's CPU per webhook, latencies
-per step, RSS samples and the database check; ``--pupils-compare`` adds ``pupils_compare``.
+per step, RSS samples, the database check, ``database_share`` and ``cpu_ms_by_step``;
+``--pupils-compare`` adds ``pupils_compare``.
 The CPU columns tell whether other work on the machine disturbed a run.
 
 Everything listens on 127.0.0.1 only. Server processes are stopped and temporary databases
