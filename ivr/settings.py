@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     # The voice per language, overriding the catalogue's meta.voice (JSON).
     voices: dict[str, VoiceSetting] = Field(default_factory=dict)
 
+    # Missing pupils: the guardians are called and sent an SMS at once; nobody answering
+    # within the escalation time raises the alert; each unanswered guardian is called
+    # once more after the recall time. Calls are paced across all workers together.
+    missing_escalate_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    missing_recall_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    calls_per_second: float = Field(default=1.0, gt=0, le=100)
+    call_from: str = ""  # the number outreach calls come from; IVR_SMS_FROM when empty
+
     # The staff feed: when contact teachers get the day's digest (in the organisation's
     # time zone). School days are the organisation's country's (``ivr org add --country``).
     digest_time: time = time(7, 45)
@@ -176,6 +184,10 @@ class Settings(BaseSettings):
         return bool(
             self.twilio_account_sid and (self.sms_from or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def calls_configured(self) -> bool:
+        return bool(self.twilio_account_sid and (self.call_from or self.sms_from))
 
     @property
     def email_configured(self) -> bool:

@@ -28,3 +28,35 @@ class MessageStatus(StrEnum):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # no longer needed (an outreach answered or stopped)
+
+
+class OutreachStatus(StrEnum):
+    """A missing pupil's outreach: the guardians are being reached (``active``); a guardian
+    knows the pupil is away (``away``, an absence is recorded); nobody knows where the pupil
+    is (``missing``: a guardian said so, or none was reached in time; the school is
+    alerted); or staff stopped it (``arrived``)."""
+
+    ACTIVE = "active"
+    AWAY = "away"
+    MISSING = "missing"
+    ARRIVED = "arrived"
+
+
+class AlertReason(StrEnum):
+    GUARDIAN_DOES_NOT_KNOW = "guardian_does_not_know"
+    NO_GUARDIAN_REACHED = "no_guardian_reached"
+
+
+class CallOutcome(StrEnum):
+    """An outreach call as the provider reports it, and what the guardian keyed."""
+
+    QUEUED = "queued"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ _QUEUE_COLUMNS = (
     "created_at",
     "updated_at",
     "absence_id",
+    "outreach_id",
     "kind",
     "recipient",
     "recipient_name",
@@ -51,15 +52,20 @@ class Draft:
 
 
 def queue(
-    connection: Connection, absence_id: int | None, drafts: Iterable[Draft], now: datetime
+    connection: Connection,
+    absence_id: int | None,
+    drafts: Iterable[Draft],
+    now: datetime,
+    outreach_id: int | None = None,
 ) -> int:
-    """Queue ``drafts``, due at once (``now``)."""
+    """Queue ``drafts``, due at once (``now``), for an absence or an outreach."""
     rows = [
         {
             "next_attempt_at": now,
             "created_at": now,
             "updated_at": now,
             "absence_id": absence_id,
+            "outreach_id": outreach_id,
             "kind": draft.kind,
             "recipient": draft.recipient,
             "recipient_name": draft.recipient_name,
@@ -97,21 +103,31 @@ def list_messages(
 
 
 def claim_due(
-    session: Session, now: datetime, limit: int, lease: timedelta, dispatcher: str
+    session: Session,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    dispatcher: str,
+    channels: Collection[str] | None = None,
+    leaving_out: Collection[str] = (),
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` messages that are due, or whose claim by a dispatcher that died
     has run out, and hold them for ``lease``. On PostgreSQL concurrent dispatchers skip
     each other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock serialises them.
-    Claiming counts as an attempt, so a message that keeps killing its dispatcher stops."""
+    Claiming counts as an attempt, so a message that keeps killing its dispatcher stops.
+    ``channels`` takes only those channels, ``leaving_out`` all others."""
     due = or_(
         and_(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_until < now),
     )
+    query = select(OutboxMessage.id).where(due)
+    if channels is not None:
+        query = query.where(OutboxMessage.channel.in_(list(channels)))
+    if leaving_out:
+        query = query.where(OutboxMessage.channel.not_in(list(leaving_out)))
     ids = list(
         session.scalars(
-            select(OutboxMessage.id)
-            .where(due)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )

@@ -5,32 +5,26 @@ its query string (``X-Twilio-Signature``), so what the line put there comes back
 A step that only reads a date, a time, ``#``, ``*`` or silence then needs no database at
 all: the call's state arrives with the keys.
 
-Twilio's console and logs show those URLs, so the state is encrypted: AES-SIV from
-``cryptography`` under a key derived from ``IVR_SECRET_KEY`` (HKDF-SHA256), with the call's
-``CallSid`` as associated data. SIV is deterministic: the same state in the same call gives
-the same URL, so a repeated webhook is answered with exactly the same TwiML, and a token
-cannot be replayed into another call. It holds the pupil's internal id, never a personal
-number, and nothing readable.
+Twilio's console and logs show those URLs, so the state is sealed (``ivr.twilio.sealed``:
+AES-SIV under a key derived from ``IVR_SECRET_KEY``), bound to the call's ``CallSid``. SIV
+is deterministic: the same state in the same call gives the same URL, so a repeated webhook
+is answered with exactly the same TwiML, and a token cannot be replayed into another call.
+It holds the pupil's internal id, never a personal number, and nothing readable.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ivr.flows import CallState, Step
+from ivr.twilio.sealed import LONGEST_TOKEN, InvalidToken, Sealer
 
 VERSION = 1
-LONGEST_TOKEN = 2000
+__all__ = ["LONGEST_TOKEN", "CallProgress", "InvalidProgress", "ProgressTokens"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,23 +47,16 @@ class InvalidProgress(ValueError):
 
 class ProgressTokens:
     def __init__(self, secret_key: bytes) -> None:
-        key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=b"ivr call progress")
-        self._cipher = AESSIV(key.derive(secret_key))
+        self._sealer = Sealer(secret_key, b"ivr call progress")
 
     def seal(self, progress: CallProgress, call_sid: str) -> str:
-        plain = orjson.dumps(_as_list(progress))
-        sealed = self._cipher.encrypt(plain, [call_sid.encode()])
-        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+        return self._sealer.seal(orjson.dumps(_as_list(progress)), call_sid)
 
     def open(self, token: str, call_sid: str) -> CallProgress:
-        if not token or len(token) > LONGEST_TOKEN or not token.isascii():
-            raise InvalidProgress("no call progress in the request")
         try:
-            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            plain = self._cipher.decrypt(sealed, [call_sid.encode()])
-            return _from_list(orjson.loads(plain))
-        except (InvalidTag, binascii.Error, ValueError, TypeError, KeyError) as error:
-            raise InvalidProgress(f"not this call's progress ({type(error).__name__})") from None
+            return _from_list(orjson.loads(self._sealer.open(token, call_sid)))
+        except (InvalidToken, ValueError, TypeError, KeyError) as error:
+            raise InvalidProgress(f"not this call's progress ({error})") from None
 
 
 def _as_list(progress: CallProgress) -> list[Any]:

@@ -131,6 +131,7 @@ CASES: dict[str, Case] = {
         lambda s: {
             "kind": "confirmation",
             "absence_id": s.absence_id,
+            "outreach_id": None,
             "recipient": "guardian:1",
             "recipient_name": "Anna Andersson",
             "channel": "sms",
