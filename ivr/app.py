@@ -18,9 +18,11 @@ from ivr.feed.routes import router as feed_router
 from ivr.i18n.lookup import Catalogues
 from ivr.logs import configure_logging
 from ivr.notify.routes import router as notify_router
+from ivr.services.missing.rules import missing_rules
 from ivr.settings import Settings, get_settings
 from ivr.store.db import Database, is_sqlite
 from ivr.voice.calls import CallHandler
+from ivr.voice.outreach import OutreachCalls
 from ivr.voice.routes import router as voice_router
 from ivr.web.health import router as health_router
 from ivr.web.lane import Handler, WebhookLane
@@ -74,6 +76,8 @@ def create_app(
     app.state.database = database
     app.state.validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
     app.state.calls = calls
+    app.state.outreach = OutreachCalls(settings, database, calls.catalogues, clock)
+    app.state.missing_rules = missing_rules(settings)
     app.state.clock = clock
     app.include_router(voice_router)
     app.include_router(notify_router)

@@ -71,6 +71,7 @@ class OutreachTurn:
     listen: Expect | None
     answer: Answer | None = None
     back_at: time | None = None
+    language: str | None = None  # an outreach call keeps the guardian's language
 
 
 OutreachInput = Silence | Help | Restart | Nine | OneKey | TimeKeys | Invalid

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import secrets
@@ -27,15 +28,18 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
 from ivr.domain.phone import mask
-from ivr.notify.gateways import Gateway, Outgoing, PermanentFailure, SendFailure
+from ivr.notify.sending import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.services.jobs import Job
 from ivr.settings import Settings
 from ivr.store.db import Database
+from ivr.store.leases import take_lease
 from ivr.store.models import OutboxMessage
 from ivr.store.outbox import claim_due, mark_failed, mark_retry, mark_sent, release
 
 log = logging.getLogger(__name__)
 
+CALLS_LEASE = "calls"
+CALLS_LEASE_HOLD = timedelta(seconds=5)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=15)
 
@@ -112,6 +116,9 @@ class Dispatcher:
         self.limiters = {
             channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
         }
+        # Calls evenly spaced (no burst), and placed by one process at a time (a lease):
+        # IVR_CALLS_PER_SECOND holds across all workers together.
+        self.limiters["call"] = AsyncLimiter(1, 1.0 / settings.calls_per_second)
         self.slots = {
             "sms": asyncio.Semaphore(settings.sms_concurrency),
             "email": asyncio.Semaphore(settings.smtp_connections),
@@ -128,12 +135,27 @@ class Dispatcher:
         for line in self.describe():
             log.info("confirmations: %s", line)
         await self.check_gateways()
+        calls = asyncio.create_task(self._place_calls(stop)) if "call" in self.gateways else None
         while not stop.is_set():
             for job in self.jobs:
                 await job.tick(self.clock())
             handled = await self.dispatch_once(stop)
             if handled == 0:
                 await self._nap(stop)
+        if calls is not None:
+            await calls
+
+    async def _place_calls(self, stop: asyncio.Event) -> None:
+        """Outreach calls, beside the other messages so that their pace holds up nothing."""
+        while not stop.is_set():
+            try:
+                placed = await self.place_calls_once(stop)
+            except Exception:
+                log.exception("placing calls failed; trying again")
+                placed = 0
+            if placed == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.outbox_poll_seconds)
 
     async def check_gateways(self) -> dict[str, str]:
         """Say once, at start, what keeps a gateway from sending (a setting no retry can
@@ -160,14 +182,35 @@ class Dispatcher:
             waiter.cancel()
 
     async def dispatch_once(self, stop: asyncio.Event | None = None) -> int:
-        """Claim one batch of due messages and send them; how many were claimed."""
+        """Claim one batch of due messages (calls aside) and send them; how many were
+        claimed."""
         now = self.clock()
         lease = timedelta(seconds=self.settings.outbox_lease_seconds)
         batch = await self.database.run(
-            lambda session: claim_due(session, now, self.settings.outbox_batch, lease, self.name)
+            lambda session: claim_due(
+                session, now, self.settings.outbox_batch, lease, self.name, leaving_out=["call"]
+            )
         )
         if batch:
             await asyncio.gather(*(self._deliver(message, stop) for message in batch))
+        return len(batch)
+
+    async def place_calls_once(self, stop: asyncio.Event | None = None) -> int:
+        """If this process holds the calls' lease, claim the calls due within the next
+        second at ``IVR_CALLS_PER_SECOND`` and place them, paced; how many were claimed."""
+        now = self.clock()
+        rate = self.settings.calls_per_second
+        count = max(1, math.ceil(rate))
+        claim = timedelta(seconds=self.settings.outbox_lease_seconds)
+
+        def take(session: Session) -> list[OutboxMessage]:
+            if not take_lease(session, CALLS_LEASE, self.name, now, CALLS_LEASE_HOLD):
+                return []
+            return claim_due(session, now, count, claim, self.name, channels=["call"])
+
+        batch = await self.database.run(take)
+        for message in batch:
+            await self._deliver(message, stop)
         return len(batch)
 
     async def _deliver(self, message: OutboxMessage, stop: asyncio.Event | None) -> None:

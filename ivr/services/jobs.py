@@ -1,4 +1,5 @@
-"""Work the dispatcher process does on the side, now and then: daily digests, retention."""
+"""Work the dispatcher process does on the side, now and then: daily digests, missing
+pupils' timers (the alert when nobody answers, the second call), retention."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ivr.services.digest import DigestSchedule
+from ivr.services.missing.marking import escalate_due, recall_due
+from ivr.services.missing.rules import missing_rules
 from ivr.settings import Settings
 from ivr.store.db import Database
+from ivr.store.outreach import delete_outreaches_before
 from ivr.store.retention import delete_old_absences, delete_old_calls
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,8 @@ class Every:
 
 
 def retention(database: Database, settings: Settings) -> Every:
-    """Deletes call records after ``IVR_CALL_RETENTION_DAYS`` and absences when their
+    """Deletes call records and missing pupils' outreaches after
+    ``IVR_CALL_RETENTION_DAYS``, and absences when their
     school's retention (``IVR_ABSENCE_RETENTION_DAYS`` unless the school has its own) is
     over; once an hour."""
 
@@ -61,15 +66,44 @@ def retention(database: Database, settings: Settings) -> Every:
         calls_before = now - timedelta(days=settings.call_retention_days)
         today = now.astimezone(ZoneInfo(settings.timezone)).date()
         calls = await database.run(lambda session: delete_old_calls(session, calls_before))
+        outreaches = await database.run(
+            lambda session: delete_outreaches_before(session, calls_before.date())
+        )
         absences = await database.run(
             lambda session: delete_old_absences(session, today, settings.absence_retention_days)
         )
-        if calls or absences:
-            log.info("retention", extra={"calls_deleted": calls, "absences_deleted": absences})
-        return calls + absences
+        if calls or absences or outreaches:
+            log.info(
+                "retention",
+                extra={
+                    "calls_deleted": calls,
+                    "outreaches_deleted": outreaches,
+                    "absences_deleted": absences,
+                },
+            )
+        return calls + absences + outreaches
 
     return Every("retention", 3600.0, forget)
 
 
+def outreach_timers(database: Database, settings: Settings) -> Every:
+    """Missing pupils: the alert for outreaches nobody answered in time, and the second
+    call to each guardian whose first went unanswered; every two seconds, on the line's own
+    clock whatever the provider does. Once across processes: each moves an outreach or a
+    contact only from where it was."""
+    rules = missing_rules(settings)
+
+    async def tick(now: datetime) -> int:
+        return await database.run(
+            lambda session: escalate_due(session, rules, now) + recall_due(session, rules, now)
+        )
+
+    return Every("outreach", 2.0, tick)
+
+
 def side_jobs(database: Database, settings: Settings) -> list[Job]:
-    return [DigestSchedule(database, settings), retention(database, settings)]
+    return [
+        DigestSchedule(database, settings),
+        outreach_timers(database, settings),
+        retention(database, settings),
+    ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,6 @@ from ivr.store.models import (
     Absence,
     ContactTeacher,
     Guardian,
-    Lease,
     Organisation,
     Outreach,
     OutreachContact,
@@ -386,23 +385,6 @@ def delete_outreaches_before(session: Session, day: date) -> int:
         Outreach.__table__.delete().where(Outreach.day < day)  # type: ignore[attr-defined]
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def take_lease(session: Session, name: str, holder: str, now: datetime, hold: timedelta) -> bool:
-    """Hold ``name`` until ``now + hold`` if it is free, run out, or held by ``holder``."""
-    table = Lease.__table__
-    dialect = _DIALECTS[session.get_bind().dialect.name]
-    statement = (
-        dialect.insert(table)
-        .values(name=name, holder=holder, until=now + hold)
-        .on_conflict_do_update(
-            index_elements=["name"],
-            set_={"holder": holder, "until": now + hold},
-            where=or_(table.c.until < now, table.c.holder == holder),
-        )
-        .returning(table.c.holder)
-    )
-    return bool(session.scalar(statement) == holder)
 
 
 def outreach_now(session: Session, outreach_id: int) -> Outreach | None:

@@ -26,10 +26,14 @@ class TwilioApi:
         # personal data out of the logs.
         logging.getLogger("twilio").setLevel(logging.WARNING)
         self.client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+        self._closed = False
 
     @property
     def base_url(self) -> str:
         return str(self.client.api.base_url)
 
     async def close(self) -> None:
-        await self.http.close()
+        """Close the HTTP client (once, whichever of its gateways asks first)."""
+        if not self._closed:
+            self._closed = True
+            await self.http.close()

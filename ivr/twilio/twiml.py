@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Say as SayVerb
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.domain.spoken import Pause, SayAs, Spoken, joined
-from ivr.flows import Say, Turn
+from ivr.dtmf import Expect
+from ivr.flows import Say
 from ivr.i18n import Catalogue
+from ivr.i18n.lookup import Catalogues
 
 # Twilio passes SSML through to these text-to-speech providers; its basic voices (man,
 # woman, alice) would read the markup aloud, so they get plain text.
@@ -70,6 +74,38 @@ def _sentence(speaker: Speaker, key: str, params: tuple[tuple[str, object], ...]
     return speaker.catalogue.spoken(f"speech.{key}", speaker.voice.reads_ssml, **dict(params))
 
 
+class Speakers:
+    """Each language's speaker, made once: its catalogue and the voice ``IVR_VOICES`` or the
+    catalogue chooses."""
+
+    def __init__(self, catalogues: Catalogues, choices: Mapping[str, VoiceChoice]) -> None:
+        self.catalogues = catalogues
+        self.choices = dict(choices)
+        self._speakers: dict[str, Speaker] = {}
+
+    def __call__(self, language: str) -> Speaker:
+        speaker = self._speakers.get(language)
+        if speaker is None:
+            catalogue = self.catalogues(language)
+            speaker = Speaker(catalogue, voice_for(catalogue, self.choices))
+            self._speakers[language] = speaker
+        return speaker
+
+
+class Turn(Protocol):
+    """What a turn of any conversation gives TwiML: what to say, what to listen for (None:
+    hang up), and the language the call speaks from now on, if it changes."""
+
+    @property
+    def say(self) -> tuple[Say, ...]: ...
+
+    @property
+    def listen(self) -> Expect | None: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+
 Block = tuple[Voice, Spoken]
 """One ``<Say>``: a voice and what it says."""
 
@@ -112,11 +148,12 @@ def render(
         timeout_seconds,
         ACTION,
     )
-    return document if turn.listen is None else document.replace(ACTION, action, 2)
+    return document if turn.listen is None else document.replace(ACTION, escape(action, _QUOTE), 2)
 
 
 # Stands for the action URL in a cached document: nothing XML escapes, nothing said.
 ACTION = "__action__"
+_QUOTE = {'"': "&quot;"}
 
 
 @lru_cache(maxsize=4096)

@@ -27,7 +27,7 @@ from ivr.services.calls import CallRules
 from ivr.services.reports import AlreadyReported, Recorded, report_from_call
 from ivr.settings import Settings
 from ivr.store.db import Database
-from ivr.twilio.twiml import Speaker, VoiceChoice, render, say_and_hang_up, voice_for
+from ivr.twilio.twiml import Speakers, VoiceChoice, render, say_and_hang_up
 from ivr.voice.progress import CallProgress, InvalidProgress, ProgressTokens
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,15 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def speakers_of(settings: Settings, catalogues: Catalogues) -> Speakers:
+    """Each language's catalogue and voice (``IVR_VOICES`` over the catalogue's)."""
+    choices = {
+        language: VoiceChoice(choice.voice, choice.language)
+        for language, choice in settings.voices.items()
+    }
+    return Speakers(catalogues, choices)
+
+
 class CallHandler:
     def __init__(
         self,
@@ -69,20 +78,7 @@ class CallHandler:
         self.catalogues = catalogues
         self.clock = clock
         self.on_recorded: Callable[[], None] = lambda: None
-        self._voices = {
-            language: VoiceChoice(choice.voice, choice.language)
-            for language, choice in settings.voices.items()
-        }
-        self._speakers: dict[str, Speaker] = {}
-
-    def _speaker(self, language: str) -> Speaker:
-        """A language's catalogue and voice (``IVR_VOICES`` over the catalogue's)."""
-        speaker = self._speakers.get(language)
-        if speaker is None:
-            catalogue = self.catalogues(language)
-            speaker = Speaker(catalogue, voice_for(catalogue, self._voices))
-            self._speakers[language] = speaker
-        return speaker
+        self._speaker = speakers_of(settings, catalogues)
 
     def _render(
         self, turn: Turn, progress: CallProgress | None, call_sid: str, language: str

@@ -18,7 +18,9 @@ from fastapi.responses import Response
 
 from ivr import metrics
 from ivr.twilio.signature import WEBHOOK_ERRORS, form_body, signed_form
+from ivr.twilio.urls import OUTREACH_CALL_PATH, OUTREACH_PARAMETER, OUTREACH_STATUS_PATH
 from ivr.voice.calls import PROGRESS_PARAMETER, STEP_PATH, Answer, CallHandler
+from ivr.voice.outreach import STATE_PARAMETER, OutreachCalls
 from ivr.voice.progress import LONGEST_TOKEN
 
 TWIML = "text/xml; charset=utf-8"
@@ -158,6 +160,97 @@ async def call_status(request: Request) -> Response:
     except Exception as error:  # noqa: BLE001 - a lost status report harms nobody
         log.error(
             "call status not recorded",
+            extra={"call_sid": call_sid, "error": type(error).__name__},
+        )
+    return Response(status_code=204)
+
+
+# --- outreach calls: the line calls a guardian about a missing pupil ------------------------
+
+_OUTREACH_OPENAPI: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": OUTREACH_PARAMETER,
+            "in": "query",
+            "required": True,
+            "description": "The guardian called, sealed by the line (not readable).",
+            "schema": {"type": "string", "maxLength": LONGEST_TOKEN},
+        },
+        {
+            "name": STATE_PARAMETER,
+            "in": "query",
+            "required": False,
+            "description": "Where the call is (step, times asked, misses); none at first.",
+            "schema": {"type": "string", "maxLength": 40},
+        },
+    ],
+    "requestBody": form_body("CallSid", "Digits", "AnsweredBy", "CallStatus"),
+}
+
+
+def _outreach(request: Request) -> OutreachCalls:
+    handler: OutreachCalls = request.app.state.outreach
+    return handler
+
+
+@router.post(
+    OUTREACH_CALL_PATH,
+    response_class=Response,
+    responses=_TWIML_RESPONSE,
+    openapi_extra=_OUTREACH_OPENAPI,
+)
+async def outreach_call(request: Request) -> Response:
+    """An outreach call: its first TwiML when answered (``AnsweredBy`` tells a machine
+    apart), then each key the guardian presses."""
+    form = await signed_form(request)
+    call_sid = _required(form, "CallSid")
+    params = request.query_params
+    started = time.perf_counter()
+    try:
+        twiml = await _outreach(request).webhook(
+            call_sid,
+            params.get(OUTREACH_PARAMETER, ""),
+            params.get(STATE_PARAMETER, ""),
+            form.get("Digits"),
+            form.get("AnsweredBy"),
+        )
+        outcome = "ok"
+    except Exception as error:
+        log.error(
+            "outreach webhook failed: the guardian is asked to call the school",
+            extra={"call_sid": call_sid, "error": type(error).__name__},
+            exc_info=not isinstance(error, TimeoutError | OSError),
+        )
+        twiml, outcome = _calls(request).unavailable().twiml, "unavailable"
+    metrics.labelled(metrics.WEBHOOKS, "outreach", "", outcome).inc()
+    metrics.labelled(metrics.WEBHOOK_SECONDS, "outreach").observe(time.perf_counter() - started)
+    return Response(twiml, media_type=TWIML)
+
+
+@router.post(
+    OUTREACH_STATUS_PATH,
+    status_code=204,
+    responses=WEBHOOK_ERRORS,
+    openapi_extra={
+        "parameters": _OUTREACH_OPENAPI["parameters"][:1],
+        "requestBody": form_body("CallSid", "CallStatus", "AnsweredBy"),
+    },
+)
+async def outreach_status(request: Request) -> Response:
+    """An outreach call's status: ringing, answered, completed, busy, no answer..."""
+    form = await signed_form(request)
+    call_sid = _required(form, "CallSid")
+    status = _required(form, "CallStatus")
+    try:
+        await _outreach(request).status(
+            call_sid,
+            request.query_params.get(OUTREACH_PARAMETER, ""),
+            status,
+            form.get("AnsweredBy"),
+        )
+    except Exception as error:  # noqa: BLE001 - the provider is answered whatever happens
+        log.error(
+            "outreach call status not recorded",
             extra={"call_sid": call_sid, "error": type(error).__name__},
         )
     return Response(status_code=204)

@@ -8,7 +8,7 @@ import ssl
 import aiosmtplib
 import pytest
 
-from ivr.notify.gateways import smtp_failure
+from ivr.notify.smtp import smtp_failure
 
 SERVER = "the SMTP server mail.example.org:587"
 

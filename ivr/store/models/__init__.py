@@ -1,0 +1,41 @@
+"""The tables. Every query lives in the repository modules of ``ivr.store``."""
+
+from ivr.store.models.base import NAMING_CONVENTION, Base, UTCDateTime, table_of, utc_now
+from ivr.store.models.messages import OutboxMessage
+from ivr.store.models.outreach import Lease, Outreach, OutreachContact, OutreachEvent
+from ivr.store.models.reports import Absence, Call, FeedEvent
+from ivr.store.models.roster import (
+    Guardian,
+    InboundNumber,
+    Organisation,
+    Pupil,
+    PupilGuardian,
+    School,
+)
+from ivr.store.models.staff import ContactTeacher, Digest, StaffToken, StaffTokenSchool
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Absence",
+    "Base",
+    "Call",
+    "ContactTeacher",
+    "Digest",
+    "FeedEvent",
+    "Guardian",
+    "InboundNumber",
+    "Lease",
+    "Organisation",
+    "OutboxMessage",
+    "Outreach",
+    "OutreachContact",
+    "OutreachEvent",
+    "Pupil",
+    "PupilGuardian",
+    "School",
+    "StaffToken",
+    "StaffTokenSchool",
+    "UTCDateTime",
+    "table_of",
+    "utc_now",
+]
