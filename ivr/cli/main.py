@@ -10,6 +10,7 @@ from ivr.cli import (
     calls,
     database,
     demo,
+    missing,
     organisations,
     outbox,
     roster,
@@ -29,6 +30,7 @@ app.add_typer(organisations.number_app, name="number")
 app.add_typer(organisations.school_app, name="school")
 app.add_typer(roster.app, name="roster")
 app.add_typer(absences.app, name="absences")
+app.add_typer(missing.app, name="missing")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(staff.staff_app, name="staff")
 app.add_typer(security.app, name="security")

@@ -19,6 +19,7 @@ from ivr.cli.common import (
 from ivr.domain.countries import COUNTRIES, UnknownCountry, country
 from ivr.domain.phone import InvalidPhoneNumber, normalise
 from ivr.i18n import available_languages
+from ivr.roster.csv_file import is_email
 from ivr.settings import Settings, get_settings
 from ivr.store.lines import (
     ensure_organisation,
@@ -191,3 +192,44 @@ def school_retention(
         + ("" if kept is not None else " (the line's default, IVR_ABSENCE_RETENTION_DAYS)")
         + "."
     )
+
+
+@school_app.command("office")
+def school_office(
+    school: str,
+    email: Annotated[
+        str | None, typer.Option(help="The office's address: alerts about missing pupils.")
+    ] = None,
+    phone: Annotated[str | None, typer.Option(help="The office's phone: alerts by SMS.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove both.")] = False,
+    org: Annotated[
+        str | None, typer.Option(help="Organisation (needed if there are several).")
+    ] = None,
+) -> None:
+    """Where a school's office gets the alert when nobody knows where a pupil is (shown
+    when neither is given). The group's contact teachers get it too (`ivr staff import`)."""
+    if email is not None and not is_email(email):
+        raise fail(f"{email!r} is not an email address")
+
+    def work(session: Session, _settings: Settings) -> tuple[str | None, str | None]:
+        organisation = organisation_named(session, org)
+        found = find_school(session, organisation.id, school)
+        if found is None:
+            raise fail(f"no school {school!r} in {organisation.name}")
+        if clear:
+            found.office_email = found.office_phone = None
+        if email is not None:
+            found.office_email = email
+        if phone is not None:
+            try:
+                found.office_phone = normalise(phone, organisation.country)
+            except InvalidPhoneNumber as problem:
+                raise fail(f"{phone!r}: {problem}") from None
+        return found.office_email, found.office_phone
+
+    office_email, office_phone = with_session(work)
+    console.print(
+        f"{school}'s office: email {office_email or '(none)'}, phone {office_phone or '(none)'}."
+    )
+    if not (office_email or office_phone):
+        console.print("Alerts go to the groups' contact teachers only.")

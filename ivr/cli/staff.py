@@ -141,20 +141,21 @@ def staff_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     org: Org = None,
 ) -> None:
-    """Import contact teachers from a CSV (school,group,name,email): all rows or none.
-    Each group in the file gets exactly the teachers listed for it."""
-    try:
-        teachers = read_staff_file(file.read_bytes())
-    except StaffFileInvalid as invalid:
-        _report(invalid.errors)
-        raise typer.Exit(1) from None
+    """Import contact teachers from a CSV (school,group,name,email[,phone]): all rows or
+    none. Each group in the file gets exactly the teachers listed for it; a teacher's phone
+    gets the SMS of an alert about a missing pupil."""
+    data = file.read_bytes()
 
     def work(session: Session, _settings: Settings) -> TeacherImportSummary:
         organisation = organisation_named(session, org)
+        teachers = read_staff_file(data, organisation.country)
         return import_contact_teachers(session, organisation.id, teachers)
 
     try:
         summary = with_session(work)
+    except StaffFileInvalid as invalid:
+        _report(invalid.errors)
+        raise typer.Exit(1) from None
     except UnknownGroups as unknown:
         _report([f"line {line}: {message}" for line, message in unknown.problems])
         raise typer.Exit(1) from None

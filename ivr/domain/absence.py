@@ -47,6 +47,10 @@ class AbsencePeriod:
         (or after). No time means the start or the end of the day."""
         return self._start <= other._start and self._end >= other._end
 
+    def covers_moment(self, day: date, moment: time) -> bool:
+        """Whether the pupil is away at ``moment`` of ``day`` (the end is not included)."""
+        return self._start <= (day, _minutes(moment, if_none=0)) < self._end
+
     @property
     def _start(self) -> tuple[date, int]:
         return self.start_date, _minutes(self.start_time, if_none=0)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from ivr.domain.masking import masked_address
 from ivr.domain.statuses import AbsenceStatus
 from ivr.feed import overview
-from ivr.feed.access import COOKIE, csrf_matches, csrf_token, resolve
-from ivr.feed.masking import masked_address
+from ivr.feed.access import COOKIE, csrf_token, resolve
+from ivr.feed.forms import HEADERS, PAGE, Csrf, Day, form_access, html, page_url, parse_day
+from ivr.feed.missing_page import PANEL, REFRESH_SECONDS, panel_context, roll_call_groups
 from ivr.i18n import Catalogue
 from ivr.services.cancellation import cancel_report
 from ivr.services.staff_texts import local, period_text, pupil_name
@@ -47,59 +48,27 @@ from ivr.web.state import (
 
 router = APIRouter(include_in_schema=False)
 
-PAGE = "/staff"
 COOKIE_DAYS = 90
-_templates = Environment(
-    loader=PackageLoader("ivr.feed", "templates"),
-    autoescape=select_autoescape(["html", "svg"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-}
-
-
-def _html(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    body = _templates.get_template(name).render(**context)
-    return HTMLResponse(body, status_code=status_code, headers=_HEADERS)
 
 
 def _unauthorised(request: Request) -> HTMLResponse:
     catalogue = catalogues_of(request)(None)
-    response = _html("unauthorised.html", 401, t=catalogue.text, lang=catalogue.language)
+    response = html("unauthorised.html", 401, t=catalogue.text, lang=catalogue.language)
     response.delete_cookie(COOKIE, path="/")
     return response
 
 
-def _page_url(day: date | None = None, anchor: str | None = None) -> str:
-    query = f"?{urlencode({'day': day.isoformat()})}" if day else ""
-    return f"{PAGE}{query}" + (f"#{anchor}" if anchor else "")
-
-
-def _parse_day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _day(text: str | None, today: date) -> date:
-    return _parse_day(text) or today
+    return parse_day(text) or today
 
 
 def _sign_in(request: Request, token: str, day: str | None) -> Response:
     """Keep the token in a cookie and drop it from the address."""
-    target = _page_url(_parse_day(day))
+    target = page_url(parse_day(day))
     if request.headers.get("sec-fetch-site", "none") in ("none", "same-origin"):
-        response: Response = RedirectResponse(target, status_code=303, headers=_HEADERS)
+        response: Response = RedirectResponse(target, status_code=303, headers=HEADERS)
     else:
-        response = _html("continue.html", target=target)
+        response = html("continue.html", target=target)
     response.set_cookie(
         COOKIE,
         token,
@@ -114,7 +83,11 @@ def _sign_in(request: Request, token: str, day: str | None) -> Response:
 
 @router.get(PAGE, response_class=HTMLResponse)
 async def staff_page(
-    request: Request, day: str | None = None, token: str | None = None
+    request: Request,
+    day: str | None = None,
+    token: str | None = None,
+    started: int | None = None,
+    reported: int | None = None,
 ) -> Response:
     if token is not None:
         if await resolve(request, token) is None:
@@ -138,9 +111,16 @@ async def staff_page(
         return feed.load_absences(session, ids), spans, flagged
 
     items, spans, flagged = await database_of(request).run(read)
+    now = now_of(request)
+    roll = []
+    if shown == today:
+        roll = await database_of(request).run(
+            lambda session: roll_call_groups(session, access, catalogue, shown, now)
+        )
+    panel = await panel_context(request, access, catalogue, shown)
     worrying = overview.worrying(days, spans)
     chart = overview.bar_chart(overview.absent_pupils_per_day(days, spans))
-    return _html(
+    return html(
         "staff.html",
         t=catalogue.text,
         lang=catalogue.language,
@@ -165,6 +145,11 @@ async def staff_page(
             for pupil in flagged
         ],
         csrf=csrf_token(access, settings_of(request)),
+        roll_call=roll,
+        notice=_notice(catalogue, started, reported),
+        panel_url=page_url(shown).replace(PAGE, PANEL, 1),
+        refresh_seconds=REFRESH_SECONDS,
+        outreaches=panel["outreaches"],
         csv_link="/api/v1/absences.csv?"
         + urlencode(
             {
@@ -174,6 +159,13 @@ async def staff_page(
             }
         ),
     )
+
+
+def _notice(catalogue: Catalogue, started: int | None, reported: int | None) -> str | None:
+    """What the last marking came to, once, after the form."""
+    if started is None and reported is None:
+        return None
+    return catalogue.text("staff.missing.notice", started=started or 0, reported=reported or 0)
 
 
 def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> dict[str, Any]:
@@ -237,23 +229,6 @@ def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> 
 # --- the forms -------------------------------------------------------------------------------
 
 
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    hosts = {request.headers.get("host", ""), urlsplit(settings_of(request).public_base_url).netloc}
-    return urlsplit(origin).netloc in hosts
-
-
-async def _form_access(request: Request, csrf: str) -> StaffAccess:
-    access = await resolve(request, request.cookies.get(COOKIE))
-    if access is None:
-        raise HTTPException(status_code=401, detail="sign in again with your link")
-    if not _same_origin(request) or not csrf_matches(access, settings_of(request), csrf):
-        raise HTTPException(status_code=403, detail="the form is not from this page; reload it")
-    return access
-
-
 def _find(session: Session, access: StaffAccess, reference: str) -> int:
     absence_id = feed.find_absence_id(session, list(access.schools), reference)
     if absence_id is None:
@@ -261,20 +236,16 @@ def _find(session: Session, access: StaffAccess, reference: str) -> int:
     return absence_id
 
 
-Csrf = Annotated[str, Form(max_length=100)]
-Day = Annotated[str, Form(max_length=20)]
-
-
 @router.post(PAGE + "/absences/{reference}/acknowledge")
 async def acknowledge_form(request: Request, reference: str, csrf: Csrf, day: Day = "") -> Response:
-    access = await _form_access(request, csrf)
+    access = await form_access(request, csrf)
     now = now_of(request)
     await database_of(request).run(
         lambda session: feed.acknowledge(
             session, _find(session, access, reference), access.who, now
         )
     )
-    return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)
+    return RedirectResponse(page_url(parse_day(day), f"absence-{reference}"), status_code=303)
 
 
 @router.post(PAGE + "/absences/{reference}/cancel")
@@ -285,7 +256,7 @@ async def cancel_form(
     reason: Annotated[str, Form(max_length=500)],
     day: Day = "",
 ) -> Response:
-    access = await _form_access(request, csrf)
+    access = await form_access(request, csrf)
     if not reason.strip():
         raise HTTPException(status_code=422, detail="say why the report is wrong")
     now, catalogues = now_of(request), catalogues_of(request)
@@ -294,4 +265,4 @@ async def cancel_form(
             session, _find(session, access, reference), access.who, reason.strip(), now, catalogues
         )
     )
-    return RedirectResponse(_page_url(_parse_day(day), f"absence-{reference}"), status_code=303)
+    return RedirectResponse(page_url(parse_day(day), f"absence-{reference}"), status_code=303)

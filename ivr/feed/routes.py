@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ivr.feed import api, exports, page
+from ivr.feed import api, exports, missing, missing_page, page
 
 router = APIRouter()
 router.include_router(exports.router)
 router.include_router(api.router)
+router.include_router(missing.router)
 router.include_router(page.router)
+router.include_router(missing_page.router)

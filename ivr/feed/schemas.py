@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from ivr.feed.masking import masked_address
+from ivr.domain.masking import masked_address
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import OutboxMessage
 

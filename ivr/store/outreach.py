@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ivr.domain.absence import AbsencePeriod
 from ivr.domain.statuses import AbsenceStatus, CallOutcome, OutreachStatus
 from ivr.store.models import (
     Absence,
@@ -98,17 +99,6 @@ def pupils_of_schools(
     }
 
 
-def pupils_of_groups(session: Session, school_ids: Collection[int]) -> list[Pupil]:
-    """Every pupil of these schools, by group and name, for the page's list."""
-    return list(
-        session.scalars(
-            select(Pupil)
-            .where(Pupil.school_id.in_(school_ids))
-            .order_by(Pupil.group_name, Pupil.last_name, Pupil.first_name)
-        )
-    )
-
-
 def _guardians_of(session: Session, pupil_ids: Sequence[int]) -> dict[int, list[Contact]]:
     found: dict[int, list[Contact]] = {}
     if not pupil_ids:
@@ -150,13 +140,11 @@ def reported_at(session: Session, pupil_ids: Collection[int], day: date, moment:
             Absence.end_date >= day,
         )
     )
-    covered = set()
-    for pupil_id, start_date, start_time, end_date, end_time in rows:
-        starts = time.min if start_date < day or start_time is None else start_time
-        ends = time.max if end_date > day or end_time is None else end_time
-        if starts <= moment < ends:
-            covered.add(pupil_id)
-    return covered
+    return {
+        pupil_id
+        for pupil_id, start_date, start_time, end_date, end_time in rows
+        if AbsencePeriod(start_date, start_time, end_date, end_time).covers_moment(day, moment)
+    }
 
 
 def start_outreach(
@@ -259,6 +247,7 @@ class OutreachView:
 def load_outreaches(session: Session, outreach_ids: Sequence[int]) -> list[OutreachView]:
     if not outreach_ids:
         return []
+    session.flush()  # what this transaction did so far is part of the view
     rows = session.execute(
         select(Outreach, Pupil, School, Organisation)
         .join(Pupil, Pupil.id == Outreach.pupil_id)
@@ -389,3 +378,12 @@ def delete_outreaches_before(session: Session, day: date) -> int:
 
 def outreach_now(session: Session, outreach_id: int) -> Outreach | None:
     return session.get(Outreach, outreach_id)
+
+
+def statuses_of(session: Session, references: Collection[str]) -> dict[str, str]:
+    if not references:
+        return {}
+    rows = session.execute(
+        select(Outreach.reference, Outreach.status).where(Outreach.reference.in_(references))
+    )
+    return {row.reference: row.status for row in rows}

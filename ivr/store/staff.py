@@ -163,6 +163,7 @@ class TeacherRecord:
     group: str
     name: str
     email: str
+    phone: str | None = None
 
 
 @dataclass
@@ -204,7 +205,7 @@ def import_contact_teachers(
             )
     if problems:
         raise UnknownGroups(problems)
-    wanted = {(schools[t.school], t.group, t.email.lower()): t.name for t in teachers}
+    wanted = {(schools[t.school], t.group, t.email.lower()): (t.name, t.phone) for t in teachers}
     groups = {(school_id, group) for school_id, group, _email in wanted}
     summary = TeacherImportSummary()
     existing = session.scalars(
@@ -213,17 +214,21 @@ def import_contact_teachers(
     for teacher in existing:
         if (teacher.school_id, teacher.group_name) not in groups:
             continue
-        name = wanted.pop((teacher.school_id, teacher.group_name, teacher.email), None)
-        if name is None:
+        listed = wanted.pop((teacher.school_id, teacher.group_name, teacher.email), None)
+        if listed is None:
             session.delete(teacher)
             summary.removed += 1
-        elif name != teacher.name:
-            teacher.name = name
+        elif listed != (teacher.name, teacher.phone):
+            teacher.name, teacher.phone = listed
             summary.updated += 1
         else:
             summary.unchanged += 1
-    for (school_id, group, email), name in wanted.items():
-        session.add(ContactTeacher(school_id=school_id, group_name=group, name=name, email=email))
+    for (school_id, group, email), (name, phone) in wanted.items():
+        session.add(
+            ContactTeacher(
+                school_id=school_id, group_name=group, name=name, email=email, phone=phone
+            )
+        )
         summary.added += 1
     session.flush()
     return summary

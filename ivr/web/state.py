@@ -49,3 +49,11 @@ def invalid(where: str, name: str, message: str) -> RequestValidationError:
     return RequestValidationError(
         [{"loc": (where, name), "msg": message, "type": "value_error", "input": None}]
     )
+
+
+def wake_dispatcher(request: Request) -> None:
+    """New messages wait in the outbox: the dispatcher in this process, if there is one,
+    takes them now instead of at its next look."""
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.wake.set()

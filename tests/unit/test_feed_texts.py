@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from ivr.feed.masking import masked_email, masked_phone
+from ivr.domain.masking import masked_email, masked_phone
 from ivr.i18n import load_catalogue
 from ivr.services.cancellation import cancellation_drafts
 from ivr.store.feed import StaffAbsence
@@ -40,6 +40,14 @@ PLACEHOLDER_VALUES = {
     "days": 5,
     "teacher_name": "Åsa",
     "absences": "- Alva",
+    "reported": 1,
+    "started": 2,
+    "state": "levererat",
+    "name": "Erik Andersson",
+    "first_name": "Alva",
+    "minutes": 30,
+    "detail": "Erik Andersson",
+    "outcome": "inget svar",
 }
 
 

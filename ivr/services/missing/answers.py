@@ -58,9 +58,8 @@ def answer(
         return Answered("closed", *names)
     contact.answer = answer
     contact.answered_at = now
-    how = "SMS" if channel == "sms" else "the call"
     if answer is Answer.DOES_NOT_KNOW:
-        store.add_event(session, outreach.id, local, "does_not_know", f"{contact.name} ({how})")
+        store.add_event(session, outreach.id, local, f"does_not_know_{channel}", contact.name)
         if outreach.status == OutreachStatus.ACTIVE:
             raise_alert(
                 session, rules, outreach.id, AlertReason.GUARDIAN_DOES_NOT_KNOW, local, contact
@@ -77,7 +76,7 @@ def answer(
         ended_at=now,
     ):
         return Answered("already", *names)
-    store.add_event(session, outreach.id, local, "away", f"{contact.name} ({how})")
+    store.add_event(session, outreach.id, local, f"away_{channel}", contact.name)
     stop_reaching(session, rules, view, local, told=(ANSWERED_KIND, contact))
     if was == OutreachStatus.MISSING:
         tell_school(session, rules, view, local, RESOLVED_KIND, contact)
@@ -178,7 +177,7 @@ def call_status(
         contact.calls_placed += 1
     if ended:
         contact.call_ended_at = now
-        store.add_event(session, contact.outreach_id, now, "call", f"{contact.name}: {outcome}")
+        store.add_event(session, contact.outreach_id, now, f"call_{outcome}", contact.name)
         if contact.answer == Answer.AWAY:
             record_away(session, rules, contact_id=contact.id, back_at=None, now=now)
 

@@ -14,7 +14,6 @@ from ivr.i18n import Catalogue
 from ivr.services.missing.rules import (
     ALERT_KIND,
     ANSWERED_KIND,
-    ARRIVED_KIND,
     CALL_KINDS,
     HANGUP_KIND,
     RESOLVED_KIND,
@@ -79,7 +78,7 @@ def raise_alert(
     ):
         return False
     view = store.load_outreaches(session, [outreach_id])[0]
-    store.add_event(session, outreach_id, local, "alert", reason)
+    store.add_event(session, outreach_id, local, f"alert_{reason}", contact.name if contact else "")
     tell_school(session, rules, view, local, ALERT_KIND, contact)
     log.warning(
         "missing pupil: alert raised",
@@ -165,14 +164,15 @@ def stop_reaching(
     local: datetime,
     told: tuple[str, OutreachContact | None],
 ) -> None:
-    """Cancel the calls not yet placed, end those in progress, and tell the guardians who
-    were reached (``told``: the kind of message, and who answered, if someone did)."""
+    """Cancel the SMS and calls not yet sent, end the calls in progress, and tell the
+    guardians who were reached (``told``: the kind of message, and who answered, if someone
+    did). A guardian the line never reached is not disturbed."""
     outreach = view.outreach
     session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.outreach_id == outreach.id,
-            OutboxMessage.kind.in_(CALL_KINDS),
+            OutboxMessage.kind.in_((SMS_KIND, *CALL_KINDS)),
             OutboxMessage.status == MessageStatus.PENDING,
         )
         .values(status=MessageStatus.CANCELLED, updated_at=local, last_error="no longer needed")
@@ -211,7 +211,7 @@ def stop_reaching(
         reached = contact.call_outcome != CallOutcome.QUEUED or _sms_sent(
             session, outreach, contact
         )
-        if kind == ARRIVED_KIND and not reached:
+        if not reached:
             continue
         catalogue = rules.catalogue_for(contact.language)
         values = {
