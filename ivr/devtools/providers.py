@@ -1,11 +1,15 @@
 """Local providers that speak the real protocols: an SMTP server (``aiosmtpd``) and an HTTP
-server that speaks the Twilio Messages API, reached through the real ``twilio`` library.
+server that speaks the Twilio Messages and Calls APIs, reached through the real ``twilio``
+library.
 
     pip install '.[devtools]'                   # once: the SMTP server comes with the extra
-    python -m ivr.devtools.providers            # SMTP on 127.0.0.1:8025, SMS API on :8030
+    python -m ivr.devtools.providers            # SMTP on 127.0.0.1:8025, Twilio API on :8030
 
-prints what arrives and the settings that point the line at them. Tests use the same
-classes, and can make them fail on purpose (``fail_next``, ``refuse``, ``stop``).
+prints what arrives and the settings that point the line at them. The calls the line places
+ring until answered from another terminal (``python -m ivr.devtools.answer NUMBER KEYS``);
+``--answer`` and ``--answer-for`` choose another answer policy (``ivr.devtools.calls``).
+Tests use the same classes, and can make them fail on purpose (``fail_next``, ``refuse``,
+``stop``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -40,7 +43,10 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from twilio.request_validator import RequestValidator
+
+from ivr.devtools.answer import answer_policy, describe
+from ivr.devtools.calls import FakeCalls, twilio_error, twilio_time
+from ivr.devtools.signing import signed_post
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 
@@ -57,7 +63,13 @@ class FakeTwilio:
     """Speaks ``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio does: basic auth,
     a form body, ``201`` with the message as JSON, errors as JSON with a ``code``. When
     ``deliver`` is set it then reports ``delivered`` to the message's ``StatusCallback``,
-    signed with the auth token like Twilio's own callbacks."""
+    signed with the auth token like Twilio's own callbacks.
+
+    It places calls too (``Calls.json``, ``Calls/{sid}.json``; ``ivr.devtools.calls``): each
+    number called answers as ``answers`` says (``default_answer`` for the others; nobody
+    answers unless told), after ringing ``ring_seconds`` (``ring_timeout_seconds`` for the
+    ``ring`` policy, which waits for a person). ``fail_next`` plans the answers to the next
+    API requests, whichever they are."""
 
     account_sid: str
     auth_token: str
@@ -67,13 +79,29 @@ class FakeTwilio:
     planned: deque[PlannedError] = field(default_factory=deque)
     callbacks: list[tuple[str, int]] = field(default_factory=list)
     on_message: Callable[[dict[str, str]], None] = lambda _message: None
+    answers: dict[str, str] = field(default_factory=dict)
+    default_answer: str = "no-answer"
+    ring_seconds: float = 0.2
+    ring_timeout_seconds: float | None = None
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    call_updates: list[dict[str, str]] = field(default_factory=list)
+    on_call: Callable[[dict[str, Any]], None] = lambda _call: None
+    on_call_end: Callable[[dict[str, Any]], None] = lambda _call: None
+    phone: FakeCalls = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for choice in [self.default_answer, *self.answers.values()]:
+            answer_policy(choice)  # a mistyped policy fails here, not at the first call
+        self.phone = FakeCalls(self)
 
     def fail_next(self, status: int, code: int | None = None, times: int = 1) -> None:
         for _ in range(times):
             self.planned.append(PlannedError(status, code, f"planned failure {status}"))
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route(MESSAGES_PATH, self._create, methods=["POST"])])
+        return Starlette(
+            routes=[Route(MESSAGES_PATH, self._create, methods=["POST"]), *self.phone.routes()]
+        )
 
     def _authorised(self, request: Request, account_sid: str) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -82,30 +110,40 @@ class FakeTwilio:
             and request.headers.get("authorization", "") == f"Basic {expected}"
         )
 
-    async def _create(self, request: Request) -> Response:
-        account_sid = request.path_params["account_sid"]
-        if not self._authorised(request, account_sid):
-            return _error(401, 20003, "Authenticate")
+    async def refusal(self, request: Request) -> Response | None:
+        """Twilio's answer to an API request it does not serve: wrong credentials or a
+        planned failure (after ``delay_seconds``); None to serve it."""
+        if not self._authorised(request, request.path_params["account_sid"]):
+            return twilio_error(401, 20003, "Authenticate")
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if self.planned:
             planned = self.planned.popleft()
-            return _error(planned.status, planned.code, planned.message)
+            return twilio_error(planned.status, planned.code, planned.message)
+        return None
+
+    async def _create(self, request: Request) -> Response:
+        account_sid = request.path_params["account_sid"]
+        refusal = await self.refusal(request)
+        if refusal is not None:
+            return refusal
         try:
             form = {name: str(value) for name, value in (await request.form()).items()}
         except ClientDisconnect:
             return Response(status_code=499)
         if not form.get("To") or not form.get("Body"):
-            return _error(400, 21604, "A 'To' phone number and a 'Body' are required.")
+            return twilio_error(400, 21604, "A 'To' phone number and a 'Body' are required.")
         if not (form.get("From") or form.get("MessagingServiceSid")):
-            return _error(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required.")
+            return twilio_error(
+                400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required."
+            )
         sid = "SM" + secrets.token_hex(16)
         message = {"sid": sid, **form}
         self.messages.append(message)
         self.on_message(message)
         if self.deliver and form.get("StatusCallback"):
             asyncio.get_running_loop().create_task(self._report(form["StatusCallback"], sid, form))
-        now = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        now = twilio_time()
         return JSONResponse(
             {
                 "sid": sid,
@@ -135,23 +173,12 @@ class FakeTwilio:
             "From": form.get("From", ""),
             "ApiVersion": "2010-04-01",
         }
-        signature = RequestValidator(self.auth_token).compute_signature(url, params)
         try:
             async with httpx.AsyncClient(timeout=5) as client:
-                response = await client.post(
-                    url, data=params, headers={"X-Twilio-Signature": signature}
-                )
+                response = await signed_post(client, url, params, self.auth_token)
             self.callbacks.append((sid, response.status_code))
         except httpx.HTTPError:
             self.callbacks.append((sid, 0))
-
-
-def _error(status: int, code: int | None, message: str) -> JSONResponse:
-    body: dict[str, Any] = {"status": status, "message": message}
-    if code is not None:
-        body["code"] = code
-        body["more_info"] = f"https://www.twilio.com/docs/errors/{code}"
-    return JSONResponse(body, status_code=status)
 
 
 @dataclass
@@ -231,17 +258,62 @@ class HttpServer:
         self.thread.join(timeout=10)
 
 
-def main() -> None:
+CALLER_ID = "+46701740698"
+
+
+def _policy(text: str) -> str:
+    try:
+        answer_policy(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text.strip()
+
+
+def _number_policy(text: str) -> tuple[str, str]:
+    number, equals, policy = text.partition("=")
+    if not equals or not number.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: NUMBER=POLICY, e.g. +46701740605=keys:1")
+    return number.strip(), _policy(policy)
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smtp-port", type=int, default=8025)
-    parser.add_argument("--sms-port", type=int, default=8030)
+    parser.add_argument("--sms-port", type=int, default=8030, help="the Twilio API's port")
     parser.add_argument("--account-sid", default="AC" + "0" * 32)
     parser.add_argument("--auth-token", default="development-auth-token")
     parser.add_argument("--quiet", action="store_true", help="do not print each message")
     parser.add_argument(
         "--no-delivery-reports", action="store_true", help="do not call StatusCallback"
     )
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--answer",
+        type=_policy,
+        default="ring",
+        metavar="POLICY",
+        help="how the numbers called answer (keys:1, keys:1,1430, silent, machine, no-answer, "
+        "busy, fail, ring). Default ring: a call waits for you to answer it with "
+        "`python -m ivr.devtools.answer NUMBER KEYS`, so nothing is answered behind your back",
+    )
+    parser.add_argument(
+        "--answer-for",
+        type=_number_policy,
+        action="append",
+        default=[],
+        metavar="NUMBER=POLICY",
+        help="how one number answers (repeatable), e.g. +46701740605=keys:1",
+    )
+    parser.add_argument(
+        "--ring-seconds", type=float, default=3, help="how long a call rings before the policy"
+    )
+    parser.add_argument(
+        "--ring-timeout", type=float, default=30, help="how long a ring call waits for you"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = _arguments(argv)
 
     def show_sms(message: dict[str, str]) -> None:
         print(f"SMS to {message['To']}: {message['Body']}", flush=True)
@@ -251,6 +323,12 @@ def main() -> None:
         text = body.get_content() if body is not None else ""
         print(f"Email to {message['To']}: {message['Subject']}\n{text}", flush=True)
 
+    def show_call(call: dict[str, Any]) -> None:
+        print(f"Call {call['sid']} to {call['to']} ({call['policy']})", flush=True)
+
+    def show_call_end(call: dict[str, Any]) -> None:
+        print(f"Call {call['sid']} to {call['to']} ended:\n{describe(call)}", flush=True)
+
     def ignore(_message: object) -> None:
         return None
 
@@ -259,17 +337,30 @@ def main() -> None:
         arguments.auth_token,
         deliver=not arguments.no_delivery_reports,
         on_message=ignore if arguments.quiet else show_sms,
+        answers=dict(arguments.answer_for),
+        default_answer=arguments.answer,
+        ring_seconds=arguments.ring_seconds,
+        ring_timeout_seconds=arguments.ring_timeout,
+        on_call=ignore if arguments.quiet else show_call,
+        on_call_end=ignore if arguments.quiet else show_call_end,
     )
     smtp = SmtpServer(
         SmtpSink(on_message=ignore if arguments.quiet else show_email), arguments.smtp_port
     )
     smtp.start()
+    api = f"http://127.0.0.1:{arguments.sms_port}"
     print(
         "Point the line at these providers:\n"
         f"  export IVR_SMTP_HOST=127.0.0.1 IVR_SMTP_PORT={arguments.smtp_port} "
         "IVR_SMTP_STARTTLS=false IVR_SMTP_FROM=franvaro@example.org\n"
         f"  export IVR_TWILIO_ACCOUNT_SID={arguments.account_sid} IVR_SMS_FROM=+46701740699 "
-        f"IVR_TWILIO_API_BASE_URL=http://127.0.0.1:{arguments.sms_port}\n"
+        f"IVR_TWILIO_API_BASE_URL={api}\n"
+        f"  export IVR_CALL_FROM={CALLER_ID}\n"
+        "  (and IVR_PUBLIC_BASE_URL=http://127.0.0.1:8000, the line's own address, which the "
+        "calls fetch their TwiML from)\n"
+        f"Calls answer as {arguments.answer!r}"
+        + "".join(f", {number} as {policy!r}" for number, policy in arguments.answer_for)
+        + f". Answer a ringing call: python -m ivr.devtools.answer NUMBER KEYS --url {api}\n"
         "Ctrl-C stops them.",
         flush=True,
     )
@@ -277,7 +368,8 @@ def main() -> None:
         uvicorn.run(twilio.app(), host="127.0.0.1", port=arguments.sms_port, log_level="warning")
     finally:
         smtp.stop()
-        print(json.dumps({"sms": len(twilio.messages), "email": len(smtp.sink.messages)}))
+        counts = {"sms": len(twilio.messages), "email": len(smtp.sink.messages)}
+        print(json.dumps(counts | {"calls": len(twilio.calls)}))
 
 
 if __name__ == "__main__":
