@@ -128,23 +128,26 @@ def missing_list(
         rows = [pupil.model_dump(mode="json") for pupil in found]
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
-    table = Table("outreach", "pupil", "group", "school", "status", "marked", "guardians")
+    if not found:
+        console.print("Nobody is marked as not at school on that day.")
     for pupil in found:
-        guardians = "; ".join(
-            f"{c.name}: sms {c.sms or '-'}, call {c.call or '-'}"
-            + (f", answered {c.answer}" if c.answer else "")
-            for c in pupil.contacts
+        status = pupil.status + (f" ({pupil.alert.reason})" if pupil.alert else "")
+        console.print(
+            f"{pupil.reference}  {pupil.pupil} ({pupil.group}, {pupil.school})  {status}  "
+            f"marked {pupil.marked.at:%H:%M} by {pupil.marked.by}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
-        table.add_row(
-            pupil.reference,
-            pupil.pupil,
-            pupil.group,
-            pupil.school,
-            pupil.status + (f" ({pupil.alert.reason})" if pupil.alert else ""),
-            f"{pupil.marked.at:%H:%M} {pupil.marked.by}",
-            guardians,
-        )
-    console.print(table)
+        for contact in pupil.contacts:
+            answer = f"  answered: {contact.answer}" if contact.answer else ""
+            console.print(
+                f"    {contact.name}  {contact.phone or 'no phone'}  sms {contact.sms or '-'}  "
+                f"call {contact.call or '-'} ({contact.calls_placed} placed){answer}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @app.command("arrived")

@@ -15,11 +15,12 @@ from ivr.domain.absence import AbsencePeriod
 from ivr.domain.phone import mask
 from ivr.domain.statuses import AlertReason, CallOutcome, OutreachStatus
 from ivr.flows.outreach import Answer
-from ivr.services.missing.messages import raise_alert, stop_reaching, tell_school
+from ivr.services.missing.messages import end_calls, raise_alert, stop_reaching, tell_school
 from ivr.services.missing.rules import ANSWERED_KIND, OPEN, RESOLVED_KIND, Rules, local_time
 from ivr.services.reports import record_report
 from ivr.store import outreach as store
 from ivr.store.models import Outreach, OutreachContact
+from ivr.store.outbox import queue
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ def answer(
             raise_alert(
                 session, rules, outreach.id, AlertReason.GUARDIAN_DOES_NOT_KNOW, local, contact
             )
+        if channel == "sms":  # answered: the call to this guardian is no longer needed
+            hangups = end_calls(session, outreach.id, [contact], local)
+            queue(session.connection(), None, hangups, local, outreach_id=outreach.id)
         return Answered("does_not_know", *names)
     was = outreach.status
     if not store.move(
@@ -77,7 +81,9 @@ def answer(
     ):
         return Answered("already", *names)
     store.add_event(session, outreach.id, local, f"away_{channel}", contact.name)
-    stop_reaching(session, rules, view, local, told=(ANSWERED_KIND, contact))
+    stop_reaching(
+        session, rules, view, local, told=(ANSWERED_KIND, contact), in_call=channel == "call"
+    )
     if was == OutreachStatus.MISSING:
         tell_school(session, rules, view, local, RESOLVED_KIND, contact)
     if record_now:

@@ -13,12 +13,19 @@ from sqlalchemy.orm import Session
 from ivr.domain.personal_number import age_on
 from ivr.domain.statuses import AlertReason, CallOutcome, OutreachStatus
 from ivr.services.confirmations import ADULT_AGE
-from ivr.services.missing.messages import call_draft, raise_alert, sms_draft, stop_reaching
+from ivr.services.missing.messages import (
+    call_draft,
+    raise_alert,
+    sms_draft,
+    stop_reaching,
+    tell_school,
+)
 from ivr.services.missing.rules import (
     ARRIVED_KIND,
     CALL_KIND,
     OPEN,
     RECALL_KIND,
+    RESOLVED_KIND,
     SMS_KIND,
     Rules,
     local_time,
@@ -153,6 +160,8 @@ def arrived(session: Session, rules: Rules, *, outreach_id: int, by: str, now: d
     local = local_time(now, view.organisation.timezone)
     store.add_event(session, outreach_id, local, "arrived", by)
     stop_reaching(session, rules, view, local, told=(ARRIVED_KIND, None))
+    if view.outreach.status == OutreachStatus.MISSING:  # the school was alerted: it is over
+        tell_school(session, rules, view, local, RESOLVED_KIND, None)
     return True
 
 

@@ -4,6 +4,7 @@ that it is over; and the calls it cancels or ends."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -123,38 +124,71 @@ def tell_school(
         people.append(
             (f"office:{school.id}", school.name, school.office_phone, school.office_email)
         )
+    if kind == RESOLVED_KIND:
+        # A guardian knows after all, or the pupil came: the alert is over.
+        text = catalogue.text(
+            "missing.resolved_sms" if contact else "missing.resolved_arrived_sms", **values
+        )
+        subject = catalogue.text("missing.resolved_email_subject", **values)
+        body = text
+    else:
+        text = catalogue.text("missing.alert_sms", **values)
+        subject = catalogue.text("missing.alert_email_subject", **values)
+        body = catalogue.text("missing.alert_email_body", **values).strip()
     drafts = []
     for key, name, phone, email in people:
         if phone:
-            text = "missing.resolved_sms" if kind == RESOLVED_KIND else "missing.alert_sms"
+            drafts.append(Draft(kind, key, name, "sms", phone, catalogue.language, None, text))
+        if email:
             drafts.append(
-                Draft(
-                    kind,
-                    key,
-                    name,
-                    "sms",
-                    phone,
-                    catalogue.language,
-                    None,
-                    catalogue.text(text, **values),
-                )
-            )
-        if email and kind == ALERT_KIND:
-            drafts.append(
-                Draft(
-                    kind,
-                    key,
-                    name,
-                    "email",
-                    email,
-                    catalogue.language,
-                    catalogue.text("missing.alert_email_subject", **values),
-                    catalogue.text("missing.alert_email_body", **values).strip() + "\n",
-                )
+                Draft(kind, key, name, "email", email, catalogue.language, subject, body + "\n")
             )
     queue(session.connection(), None, drafts, local, outreach_id=outreach.id)
     if not people:
         store.add_event(session, outreach.id, local, "no_one_to_alert", school.name)
+
+
+def end_calls(
+    session: Session, outreach_id: int, contacts: Sequence[OutreachContact], local: datetime
+) -> list[Draft]:
+    """The calls to ``contacts`` are no longer needed: those not yet placed are cancelled;
+    for those placed and not over, the drafts that hang them up."""
+    recipients = [contact.recipient for contact in contacts]
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.outreach_id == outreach_id,
+            OutboxMessage.kind.in_(CALL_KINDS),
+            OutboxMessage.recipient.in_(recipients),
+            OutboxMessage.status == MessageStatus.PENDING,
+        )
+        .values(status=MessageStatus.CANCELLED, updated_at=local, last_error="no longer needed")
+        .execution_options(synchronize_session=False)
+    )
+    placed = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.outreach_id == outreach_id,
+            OutboxMessage.kind.in_(CALL_KINDS),
+            OutboxMessage.recipient.in_(recipients),
+            OutboxMessage.provider_id.is_not(None),
+        )
+    ).all()
+    finished = {CallOutcome.COMPLETED, CallOutcome.CANCELLED, *store.UNANSWERED}
+    by_recipient = {contact.recipient: contact for contact in contacts}
+    return [
+        Draft(
+            HANGUP_KIND,
+            f"{message.recipient}:{message.id}",
+            message.recipient_name,
+            "hangup",
+            str(message.provider_id),
+            message.language,
+            None,
+            "",
+        )
+        for message in placed
+        if by_recipient[message.recipient].call_outcome not in finished
+    ]
 
 
 def stop_reaching(
@@ -163,48 +197,26 @@ def stop_reaching(
     view: store.OutreachView,
     local: datetime,
     told: tuple[str, OutreachContact | None],
+    in_call: bool = False,
 ) -> None:
-    """Cancel the SMS and calls not yet sent, end the calls in progress, and tell the
-    guardians who were reached (``told``: the kind of message, and who answered, if someone
-    did). A guardian the line never reached is not disturbed."""
+    """Cancel the SMS and calls not yet sent, end the calls in progress (not the one the
+    answer came in: ``in_call``), and tell the guardians who were reached (``told``: the
+    kind of message, and who answered, if someone did). A guardian the line never reached
+    is not disturbed."""
     outreach = view.outreach
+    kind, answered_by = told
     session.execute(
         update(OutboxMessage)
         .where(
             OutboxMessage.outreach_id == outreach.id,
-            OutboxMessage.kind.in_((SMS_KIND, *CALL_KINDS)),
+            OutboxMessage.kind == SMS_KIND,
             OutboxMessage.status == MessageStatus.PENDING,
         )
         .values(status=MessageStatus.CANCELLED, updated_at=local, last_error="no longer needed")
         .execution_options(synchronize_session=False)
     )
-    placed = session.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.outreach_id == outreach.id,
-            OutboxMessage.kind.in_(CALL_KINDS),
-            OutboxMessage.provider_id.is_not(None),
-        )
-    ).all()
-    kind, answered_by = told
-    finished = {CallOutcome.COMPLETED, CallOutcome.CANCELLED, *store.UNANSWERED}
-    drafts = []
-    contacts = {contact.recipient: contact for contact in view.contacts}
-    for message in placed:
-        contact = contacts.get(message.recipient)
-        if contact is None or contact.call_outcome in finished or contact is answered_by:
-            continue
-        drafts.append(
-            Draft(
-                HANGUP_KIND,
-                f"{message.recipient}:{message.id}",
-                message.recipient_name,
-                "hangup",
-                str(message.provider_id),
-                message.language,
-                None,
-                "",
-            )
-        )
+    ending = [c for c in view.contacts if not (in_call and c is answered_by)]
+    drafts = end_calls(session, outreach.id, ending, local)
     for contact in view.contacts:
         if contact is answered_by or not contact.phone:
             continue
