@@ -186,3 +186,154 @@ def test_a_guardian_answers_2_by_sms_the_school_is_alerted_then_the_other_knows(
     assert reply(live_server, ERIK, "1") == [
         "This request is already closed. Please contact the school if you have questions."
     ]
+
+
+def _at(clock: Clock, minutes: float) -> None:
+    """The line's clock, ``minutes`` after Alva was marked (07:30)."""
+    clock.now = datetime(2026, 11, 25, 7, 30, tzinfo=clock.now.tzinfo) + timedelta(minutes=minutes)
+
+
+def test_nobody_answers_each_is_called_once_more_and_the_alert_comes_on_time(
+    marked: Any, providers: Providers, db: sa.Engine, clock: Clock
+) -> None:
+    marked(anna="no-answer", erik="machine")
+
+    eventually(lambda: contacts(db)[ANNA]["call_outcome"] == "no_answer", what="Anna: no answer")
+    eventually(lambda: contacts(db)[ERIK]["call_outcome"] == "voicemail", what="Erik: machine")
+    [machine] = calls_to(providers.twilio, ERIK)
+    assert machine["answered_by"] == "machine_start"
+    assert said(machine) == [
+        "This is Solskolan. Alva is not at school today and no absence has been reported. "
+        "Please call the school as soon as you can."
+    ]
+    assert keyed(machine) == []
+
+    _at(clock, 9)
+    _at(clock, 10.5)
+    for number in (ANNA, ERIK):
+        eventually(partial(_calls, providers, number, 2), what=f"{number} is called again")
+    assert all(contact["recalled"] for contact in contacts(db).values())
+    assert outreach(db)["status"] == "active"
+    assert texts_to(providers.twilio, TEACHER_PHONE) == []
+
+    _at(clock, 30.5)
+    [alert] = eventually(lambda: texts_to(providers.twilio, TEACHER_PHONE), what="the alert")
+    assert alert == (
+        "LARM Solskolan: ingen vet var Alva Andersson (5A) är. Ingen vårdnadshavare har svarat "
+        "på 30 minuter."
+    )
+    assert (outreach(db)["status"], outreach(db)["alert_reason"]) == (
+        "missing",
+        "no_guardian_reached",
+    )
+    _at(clock, 60)
+    eventually(lambda: contacts(db)[ANNA]["calls_placed"] == 2)
+    assert [len(calls_to(providers.twilio, n)) for n in (ANNA, ERIK)] == [2, 2], "once more only"
+    assert len(texts_to(providers.twilio, TEACHER_PHONE)) == 1, "one alert"
+
+
+def _calls(providers: Providers, number: str, count: int) -> bool:
+    return len(calls_to(providers.twilio, number)) >= count
+
+
+def test_a_guardian_keys_2_in_the_call_the_alert_names_them(
+    marked: Any, providers: Providers, db: sa.Engine
+) -> None:
+    marked(anna="keys:2", erik="ring")
+
+    anna_call = eventually(partial(_ended, providers, ANNA))
+    assert said(anna_call)[-1] == (
+        "Tack. Skolan får veta det nu. Fortsätt leta efter Alva, och kontakta polisen om ni inte "
+        "hittar Alva. Tack för samtalet. Hej då."
+    )
+    assert eventually(lambda: texts_to(providers.twilio, TEACHER_PHONE)) == [
+        "LARM Solskolan: ingen vet var Alva Andersson (5A) är. Anna Andersson vet inte var "
+        "eleven är."
+    ]
+    assert contacts(db)[ANNA]["answer"] == "does_not_know"
+    assert calls_to(providers.twilio, ERIK)[-1]["status"] in ("queued", "ringing"), (
+        "Erik may know: his phone keeps ringing"
+    )
+
+
+def test_arrived_mid_outreach_ends_the_calls_and_tells_who_was_reached(
+    marked: Any,
+    providers: Providers,
+    db: sa.Engine,
+    solskolan: Staff,
+    live_server: LiveServer,
+    clock: Clock,
+) -> None:
+    reference = marked(anna="ring", erik="ring")
+    for number in (ANNA, ERIK):
+        eventually(partial(texts_to, providers.twilio, number), what=f"{number}'s SMS")
+        eventually(partial(_ringing, providers, number), what=f"{number}'s phone rings")
+
+    _at(clock, 4)
+    response = solskolan.client.post(f"/api/v1/missing/{reference}/arrived")
+
+    assert response.json()["status"] == "arrived"
+    for number in (ANNA, ERIK):
+        call = eventually(partial(_ended, providers, number))
+        assert call["status"] == "canceled"
+    eventually(lambda: len(texts_to(providers.twilio, ERIK)) == 2)
+    assert texts_to(providers.twilio, ERIK)[1] == "Solskolan: Alva has arrived at school."
+    eventually(lambda: len(texts_to(providers.twilio, ANNA)) == 2)
+    assert texts_to(providers.twilio, ANNA)[1] == "Solskolan: Alva har kommit till skolan."
+    assert providers.sink.messages == [], "the school was never alerted: nothing to call off"
+
+    # Replies after the end: a polite word; a stranger's changes nothing and gets nothing.
+    assert reply(live_server, ANNA, "2") == [
+        "Det här ärendet är redan avslutat. Kontakta skolan om du har frågor."
+    ]
+    assert reply(live_server, STRANGER, "2") == []
+    _at(clock, 24 * 60)
+    assert reply(live_server, ERIK, "1") == [
+        "This request is already closed. Please contact the school if you have questions."
+    ]
+    assert outreach(db)["status"] == "arrived"
+    assert rows(db, "SELECT * FROM absences") == []
+    assert not [m for m in outbox(db) if m["kind"] == "missing_alert"]
+
+
+def _ringing(providers: Providers, number: str) -> bool:
+    calls = calls_to(providers.twilio, number)
+    return bool(calls) and calls[-1]["status"] == "ringing"
+
+
+def test_with_twilio_down_the_alert_still_comes_on_time_and_the_rest_follows_later(
+    marked: Any, providers: Providers, db: sa.Engine, solskolan: Staff, clock: Clock
+) -> None:
+    providers.twilio.fail_next(429, 20429, times=4)
+    providers.twilio.fail_next(503, times=100_000)
+    reference = marked(anna="keys:1", erik="ring")
+
+    eventually(
+        lambda: all(m["attempts"] >= 1 and m["status"] == "pending" for m in outbox(db)),
+        what="every SMS and call tried and kept for later",
+    )
+    shown = solskolan.get(f"/api/v1/missing/{reference}").json()
+    assert [(c["sms"], c["call"], c["reached"]) for c in shown["contacts"]] == [
+        ("pending", "queued", False)
+    ] * 2
+    assert "Twilio 429 error 20429" in " ".join(str(m["last_error"]) for m in outbox(db))
+
+    _at(clock, 30.5)
+    sink = providers.sink
+    [mail] = eventually(lambda: emails_to(sink.messages, TEACHER_EMAIL), what="the alert")
+    assert "Ingen vårdnadshavare har svarat på 30 minuter." in _text(mail)
+    assert outreach(db)["status"] == "missing"
+    assert providers.twilio.messages == [] and providers.twilio.calls == []
+
+    providers.twilio.planned.clear()  # Twilio is back
+    _at(clock, 50)
+    eventually(partial(_ended, providers, ANNA), what="Anna's call, once Twilio is back")
+    eventually(lambda: outreach(db)["status"] == "away", what="Anna's answer")
+    eventually(lambda: texts_to(providers.twilio, TEACHER_PHONE)[1:], what="the alert is over")
+    sent = [
+        (m["kind"], m["recipient"], m["channel"])
+        for m in outbox(db)
+        if m["status"] == "sent" or m["status"] == "delivered"
+    ]
+    assert len(sent) == len(set(sent))
+    assert len(texts_to(providers.twilio, ANNA)) == len(set(texts_to(providers.twilio, ANNA)))
