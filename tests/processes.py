@@ -86,6 +86,32 @@ class ServerProcess:
                 self.kill()
 
 
+class Worker:
+    """An ``ivr worker`` process, its output going to a file (a pipe nobody reads would
+    stop it once full); on ``clock`` when given, else on the real clock."""
+
+    def __init__(self, environment: dict[str, str], log: Path, clock: Clock | None = None) -> None:
+        self.log = log
+        privacy.LOG_FILES.append(log)
+        command = [sys.executable, "-m", "ivr", "worker"]
+        if clock is not None:
+            command = [sys.executable, str(CLOCKED), clock.now.isoformat(), "worker"]
+        with log.open("w") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - the project's own command
+                command, env=environment, stdout=output, stderr=subprocess.STDOUT
+            )
+
+    def stop(self, number: int = signal.SIGTERM) -> str:
+        """Signal the worker, wait for it to end, and return what it printed."""
+        self.process.send_signal(number)
+        self.process.wait(timeout=30)
+        return self.log.read_text()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+
 class TcpProxy:
     """Forwards a local port to ``target``; ``cut()`` drops every connection and refuses
     new ones (the database is gone), ``restore()`` listens again."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ivr.feed.access import ACCESS_ERRORS, StaffReader, StaffWriter, schools_asked
 from ivr.feed.params import SchoolName
-from ivr.feed.schemas import HHMM
+from ivr.feed.schemas import HHMM, NO_NUL
 from ivr.services.missing import marking
 from ivr.services.missing.rules import Rules, local_time
 from ivr.services.missing.views import MissingPupil, OutreachState, missing_pupils
@@ -25,7 +25,10 @@ router = APIRouter(prefix="/api/v1", tags=["missing pupils"], responses=ACCESS_E
 
 # Marking a whole school at once is one transaction; give it time.
 MARK_SECONDS = 120.0
-PupilId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+PupilId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00]+$"),
+]
 
 
 class MarkRequest(BaseModel):
@@ -43,6 +46,7 @@ class MarkRequest(BaseModel):
     school: str | None = Field(
         default=None,
         max_length=200,
+        pattern=NO_NUL,
         description="The pupils' school; needed when the token has more than one.",
     )
 

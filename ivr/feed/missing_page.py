@@ -213,7 +213,12 @@ def _pupils_by_school(access: StaffAccess, values: Sequence[str]) -> dict[int, l
     chosen: dict[int, list[str]] = {}
     for value in values:
         school, _colon, pupil_id = value.partition(":")
-        if not school.isdigit() or int(school) not in access.schools or not pupil_id:
+        if (
+            not school.isdigit()
+            or int(school) not in access.schools
+            or not pupil_id
+            or "\x00" in pupil_id
+        ):
             raise HTTPException(status_code=422, detail="a pupil not of your schools; reload")
         chosen.setdefault(int(school), []).append(pupil_id)
     return chosen

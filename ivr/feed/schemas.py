@@ -13,6 +13,8 @@ from ivr.store.feed import StaffAbsence
 from ivr.store.models import OutboxMessage
 
 HHMM = r"^\d{2}:\d{2}$"
+# PostgreSQL refuses NUL in text: a request holding one is answered 422, never stored.
+NO_NUL = r"^[^\x00]*$"
 
 
 class Message(BaseModel):
@@ -75,7 +77,7 @@ class CancelRequest(BaseModel):
     reason: str = Field(
         min_length=1,
         max_length=500,
-        pattern=r"^[^\x00]*$",
+        pattern=NO_NUL,
         description="Why the report is wrong.",
     )
 

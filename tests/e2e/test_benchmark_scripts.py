@@ -61,5 +61,5 @@ def test_the_dispatcher_benchmark_sends_every_message_once(tmp_path: Path) -> No
     figures = json.loads(report.read_text())["sqlite"]
     assert figures["messages"] == 300
     assert figures["statuses"] == {"sent": 300}
-    assert figures["received"] == {"sms": 150, "email": 150}
+    assert figures["received"] == {"sms": 150, "email": 150, "calls": 0}
     assert figures["lost_or_doubled"] == 0

@@ -1,46 +1,30 @@
 """The page /staff in a real browser (Debian's Chromium, driven by Playwright): what staff
-see, on a desktop and on a phone, and acknowledging and cancelling with the page's forms.
-
-Without /usr/bin/chromium these tests are skipped, except with CI=true, where they fail.
-"""
+see, on a desktop and on a phone, and acknowledging and cancelling with the page's forms."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.browser import browser_tab, require_chromium
 from tests.calls import place_call
 from tests.conftest import LiveServer
 from tests.records import outbox, rows
 from tests.roster_data import ALVA, BO, ERIK
 from tests.staff import Staff
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+require_chromium()
 
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CHROMIUM} is required in CI (apt-get install chromium)", pytrace=False)
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
-
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 
 @pytest.fixture
 def browser_page(live_server: LiveServer) -> Iterator[Page]:
     """A fresh headless Chromium tab; the live server runs already."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(locale="sv-SE", timezone_id="Europe/Stockholm")
-        page = context.new_page()
-        page.set_default_timeout(10_000)
+    with browser_tab() as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def test_staff_see_the_days_reports_and_acknowledge_and_cancel_them(

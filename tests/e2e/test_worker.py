@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,8 +14,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests import privacy
 from tests.conftest import AUTH_TOKEN, SECRET_KEY
+from tests.processes import Worker
 from tests.providers import Providers
 from tests.records import outbox, queue_messages
 
@@ -34,32 +32,6 @@ def _environment(database_url: str, providers: Providers, **extra: Any) -> dict[
         "IVR_SECRET_KEY": SECRET_KEY,
     }
     return environment
-
-
-class Worker:
-    """An ``ivr worker`` process, its output going to a file (a pipe nobody reads would
-    stop it once full)."""
-
-    def __init__(self, environment: dict[str, str], log: Path) -> None:
-        self.log = log
-        privacy.LOG_FILES.append(log)
-        with log.open("w") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ivr", "worker"],
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self, number: int = signal.SIGTERM) -> str:
-        """Signal the worker, wait for it to end, and return what it printed."""
-        self.process.send_signal(number)
-        self.process.wait(timeout=30)
-        return self.log.read_text()
-
-    @property
-    def returncode(self) -> int | None:
-        return self.process.returncode
 
 
 @pytest.fixture

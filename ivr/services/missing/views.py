@@ -56,7 +56,9 @@ class OutreachContactOut(BaseModel):
     sms: SmsState | None = Field(description="The SMS's state; None: no SMS (no number).")
     call: CallState | None = Field(description="The last call's outcome; None: no number.")
     calls_placed: int = Field(description="Calls that reached the network (a recall is one).")
-    reached: bool = Field(description="An SMS left the provider, or a call rang.")
+    reached: bool = Field(
+        description="An SMS left the provider, a call rang, or the guardian answered."
+    )
     answer: Literal["away", "does_not_know"] | None
     answered_at: datetime | None
 
@@ -95,12 +97,18 @@ class MissingPupil(BaseModel):
     events: list[OutreachEventOut]
 
 
-_UNREACHED_SMS = (None, MessageStatus.PENDING, MessageStatus.SENDING)
-_UNREACHED_CALL = (None, CallOutcome.QUEUED, CallOutcome.FAILED)
+_SMS_LEFT = (MessageStatus.SENT, MessageStatus.DELIVERED)
+_CALL_RANG = (
+    CallOutcome.RINGING,
+    CallOutcome.ANSWERED,
+    CallOutcome.NO_ANSWER,
+    CallOutcome.VOICEMAIL,
+    CallOutcome.COMPLETED,
+)
 
 
 def _contact_out(contact: OutreachContact, sms: str | None, zone: ZoneInfo) -> OutreachContactOut:
-    reached = sms not in _UNREACHED_SMS or contact.call_outcome not in _UNREACHED_CALL
+    reached = contact.answer is not None or sms in _SMS_LEFT or contact.call_outcome in _CALL_RANG
     return OutreachContactOut(
         name=contact.name,
         phone=masked_phone(contact.phone) if contact.phone else None,
