@@ -63,7 +63,7 @@ def create_app(
             return
         async with dispatcher_for(database, settings, clock) as dispatcher:
             app.state.dispatcher = dispatcher
-            calls.on_recorded = dispatcher.wake.set
+            calls.on_recorded = dispatcher.wake_up
             stop = asyncio.Event()
             task = asyncio.create_task(dispatcher.run(stop))
             yield

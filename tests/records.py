@@ -36,10 +36,12 @@ def queue_messages(
     channel: str = "sms",
     now: datetime | None = None,
     absence_id: int | None = None,
+    urgent: bool = False,
 ) -> list[str]:
     """``count`` messages straight into the outbox, due ``now``; their bodies, which are unique."""
     due = now or datetime.now(UTC) - timedelta(seconds=1)
-    bodies = [f"message {number}" for number in range(count)]
+    prefix = "urgent" if urgent else "message"
+    bodies = [f"{prefix} {number}" for number in range(count)]
     with db.begin() as connection:
         connection.execute(
             sa.insert(OutboxMessage),
@@ -47,7 +49,7 @@ def queue_messages(
                 {
                     "kind": "confirmation",
                     "absence_id": absence_id,
-                    "recipient": f"test:{number}",
+                    "recipient": f"{prefix}:{number}",
                     "recipient_name": "Test",
                     "channel": channel,
                     "address": (
@@ -58,6 +60,7 @@ def queue_messages(
                     "language": "sv",
                     "subject": "test" if channel == "email" else None,
                     "body": body,
+                    "urgent": urgent,
                     "next_attempt_at": due,
                     "created_at": due,
                     "updated_at": due,

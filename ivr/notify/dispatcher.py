@@ -111,6 +111,7 @@ class Dispatcher:
         self.clock = clock
         self.name = name or dispatcher_name()
         self.wake = asyncio.Event()
+        self.urgent_wake = asyncio.Event()
         self.outcomes = _Outcomes(database)
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
@@ -127,6 +128,11 @@ class Dispatcher:
         self.failed = 0
         self.retried = 0
 
+    def wake_up(self) -> None:
+        """New messages wait in the outbox: look now instead of at the next poll."""
+        self.wake.set()
+        self.urgent_wake.set()
+
     def describe(self) -> list[str]:
         return [gateway.description for gateway in self.gateways.values()]
 
@@ -136,6 +142,7 @@ class Dispatcher:
             log.info("confirmations: %s", line)
         await self.check_gateways()
         calls = asyncio.create_task(self._place_calls(stop)) if "call" in self.gateways else None
+        urgent = asyncio.create_task(self._send_urgent(stop))
         while not stop.is_set():
             for job in self.jobs:
                 await job.tick(self.clock())
@@ -144,6 +151,7 @@ class Dispatcher:
                 await self._nap(stop)
         if calls is not None:
             await calls
+        await urgent
 
     async def _place_calls(self, stop: asyncio.Event) -> None:
         """Outreach calls, beside the other messages so that their pace holds up nothing."""
@@ -156,6 +164,18 @@ class Dispatcher:
             if placed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.outbox_poll_seconds)
+
+    async def _send_urgent(self, stop: asyncio.Event) -> None:
+        """Urgent messages in a lane of their own: a batch of ordinary ones waiting on the
+        rate limit holds them up for nothing."""
+        while not stop.is_set():
+            try:
+                sent = await self.send_urgent_once()
+            except Exception:
+                log.exception("sending urgent messages failed; trying again")
+                sent = 0
+            if sent == 0:
+                await self._nap(stop, self.urgent_wake)
 
     async def check_gateways(self) -> dict[str, str]:
         """Say once, at start, what keeps a gateway from sending (a setting no retry can
@@ -172,9 +192,10 @@ class Dispatcher:
                 log.error("%s cannot be sent: %s", channel, problem, extra={"channel": channel})
         return problems
 
-    async def _nap(self, stop: asyncio.Event) -> None:
-        self.wake.clear()
-        waiters = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+    async def _nap(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        wake = wake or self.wake
+        wake.clear()
+        waiters = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
         await asyncio.wait(
             waiters, timeout=self.settings.outbox_poll_seconds, return_when=asyncio.FIRST_COMPLETED
         )
@@ -195,6 +216,25 @@ class Dispatcher:
             await asyncio.gather(*(self._deliver(message, stop) for message in batch))
         return len(batch)
 
+    async def send_urgent_once(self) -> int:
+        """Claim the urgent messages due and send them at once, past the rate limit (a few
+        alerts beyond it are queued by the provider); how many were claimed."""
+        now = self.clock()
+        lease = timedelta(seconds=self.settings.outbox_lease_seconds)
+        batch = await self.database.run(
+            lambda session: claim_due(
+                session,
+                now,
+                self.settings.outbox_batch,
+                lease,
+                self.name,
+                leaving_out=["call"],
+                urgent=True,
+            )
+        )
+        await asyncio.gather(*(self._deliver(message, None, limited=False) for message in batch))
+        return len(batch)
+
     async def place_calls_once(self, stop: asyncio.Event | None = None) -> int:
         """If this process holds the calls' lease, claim the calls due within the next
         second at ``IVR_CALLS_PER_SECOND`` and place them, paced; how many were claimed."""
@@ -213,15 +253,17 @@ class Dispatcher:
             await self._deliver(message, stop)
         return len(batch)
 
-    async def _deliver(self, message: OutboxMessage, stop: asyncio.Event | None) -> None:
+    async def _deliver(
+        self, message: OutboxMessage, stop: asyncio.Event | None, *, limited: bool = True
+    ) -> None:
         gateway = self.gateways.get(message.channel)
         if gateway is None:
             await self._record_failure(
                 message, PermanentFailure(f"no gateway for {message.channel}")
             )
             return
-        async with self.slots.get(message.channel, _NO_LIMIT):
-            limiter = self.limiters.get(message.channel)
+        async with self.slots.get(message.channel, _NO_LIMIT) if limited else _NO_LIMIT:
+            limiter = self.limiters.get(message.channel) if limited else None
             if limiter is not None:
                 await limiter.acquire()
             if stop is not None and stop.is_set():

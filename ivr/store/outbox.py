@@ -29,6 +29,7 @@ _QUEUE_COLUMNS = (
     "language",
     "subject",
     "body",
+    "urgent",
 )
 # Run on every report during calls (see ``ivr.store.calls``).
 _QUEUE = DriverStatement(
@@ -49,6 +50,7 @@ class Draft:
     language: str
     subject: str | None
     body: str
+    urgent: bool = False
 
 
 def queue(
@@ -74,6 +76,7 @@ def queue(
             "language": draft.language,
             "subject": draft.subject,
             "body": draft.body,
+            "urgent": draft.urgent,
         }
         for draft in drafts
     ]
@@ -110,17 +113,19 @@ def claim_due(
     dispatcher: str,
     channels: Collection[str] | None = None,
     leaving_out: Collection[str] = (),
+    urgent: bool = False,
 ) -> list[OutboxMessage]:
     """Take up to ``limit`` messages that are due, or whose claim by a dispatcher that died
     has run out, and hold them for ``lease``. On PostgreSQL concurrent dispatchers skip
     each other's rows (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock serialises them.
     Claiming counts as an attempt, so a message that keeps killing its dispatcher stops.
-    ``channels`` takes only those channels, ``leaving_out`` all others."""
+    ``channels`` takes only those channels, ``leaving_out`` all others; ``urgent`` takes
+    only urgent messages, else only the others."""
     due = or_(
         and_(OutboxMessage.status == MessageStatus.PENDING, OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == MessageStatus.SENDING, OutboxMessage.claimed_until < now),
     )
-    query = select(OutboxMessage.id).where(due)
+    query = select(OutboxMessage.id).where(due, OutboxMessage.urgent.is_(urgent))
     if channels is not None:
         query = query.where(OutboxMessage.channel.in_(list(channels)))
     if leaving_out:

@@ -56,4 +56,4 @@ def wake_dispatcher(request: Request) -> None:
     takes them now instead of at its next look."""
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if dispatcher is not None:
-        dispatcher.wake.set()
+        dispatcher.wake_up()

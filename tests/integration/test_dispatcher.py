@@ -275,6 +275,31 @@ async def test_the_rate_limit_spaces_the_sends(
     assert elapsed >= 1.0, "23 SMS at 10 a second (after a burst of 10) take over a second"
 
 
+async def test_an_urgent_message_leaves_at_once_behind_a_queue_held_by_the_rate_limit(
+    line: Line, providers: Providers, db: sa.Engine
+) -> None:
+    [absence] = absences(db)
+    queue_messages(db, 200, now=line.clock.now, absence_id=absence["id"])
+    dispatcher = line.dispatcher(sms_per_second=20, outbox_poll_seconds=5)
+    stop = asyncio.Event()
+    running = asyncio.create_task(dispatcher.run(stop))
+    while len(providers.twilio.messages) < 10:  # noqa: ASYNC110 - another thread's list
+        await asyncio.sleep(0.01)
+
+    [alert] = queue_messages(db, 1, now=line.clock.now, urgent=True)
+    dispatcher.wake_up()
+    queued_at = time.monotonic()
+    while alert not in [message["Body"] for message in providers.twilio.messages]:
+        await asyncio.sleep(0.01)
+        assert time.monotonic() - queued_at < 2, "the alert waits for the queue"
+    stop.set()
+    await running
+
+    bodies = [message["Body"] for message in providers.twilio.messages]
+    assert bodies.index(alert) < 60, "ahead of the 200 ordinary SMS at 20 a second"
+    assert {m["status"] for m in outbox(db) if m["urgent"]} == {"sent"}
+
+
 def test_backoff_grows_and_is_spread() -> None:
     delays = [retry_delay(attempt).total_seconds() for attempt in range(1, 12)]
     assert 2.5 <= delays[0] <= 5

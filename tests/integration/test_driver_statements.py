@@ -139,6 +139,7 @@ CASES: dict[str, Case] = {
             "language": "sv",
             "subject": None,
             "body": "Alva är frånvaroanmäld.",
+            "urgent": False,
             "next_attempt_at": s.now,
             "created_at": s.now,
             "updated_at": s.now,

@@ -97,7 +97,8 @@ def tell_school(
     contact: OutreachContact | None,
 ) -> None:
     """The alert (or that it is resolved) to the group's contact teachers and the school's
-    office, by email and SMS, in the organisation's language."""
+    office, by email and SMS, in the organisation's language; urgent, so that it leaves at
+    once even behind a morning's queue of SMS."""
     teachers, school = store.alert_recipients(session, view.school.id, view.pupil.group_name)
     catalogue = rules.catalogue_for(view.organisation.language)
     pupil = view.pupil
@@ -138,10 +139,14 @@ def tell_school(
     drafts = []
     for key, name, phone, email in people:
         if phone:
-            drafts.append(Draft(kind, key, name, "sms", phone, catalogue.language, None, text))
+            drafts.append(
+                Draft(kind, key, name, "sms", phone, catalogue.language, None, text, urgent=True)
+            )
         if email:
             drafts.append(
-                Draft(kind, key, name, "email", email, catalogue.language, subject, body + "\n")
+                Draft(
+                    kind, key, name, "email", email, catalogue.language, subject, body + "\n", True
+                )
             )
     queue(session.connection(), None, drafts, local, outreach_id=outreach.id)
     if not people:
