@@ -74,17 +74,20 @@ def demo() -> None:
         f"  ivr call --to {norway_line} --from {DEMO_NORWAY_CALLER} "
         f"{norwegian_pupils[0].personal_number} 9\n"
         "or without keys for an interactive call:\n"
-        f"  ivr call --to {line} --from {caller}"
+        f"  ivr call --to {line} --from {caller}\n"
+        "Mark a pupil as not at school (the guardians are reached by SMS and a call):\n"
+        f"  ivr missing mark --school {example.school} {example.pupil_id}"
     )
 
 
 def _print_demo_pupils(title: str, pupils: list[DemoPupil], digits_from: int) -> None:
     table = Table(title=title)
-    for column in ("personal number", "pupil", "school", "group", "guardians"):
+    for column in ("personal number", "pupil id", "pupil", "school", "group", "guardians"):
         table.add_column(column)
     for pupil in pupils:
         table.add_row(
             pupil.personal_number[digits_from:],
+            pupil.pupil_id,
             f"{pupil.first_name} {pupil.last_name}",
             pupil.school,
             pupil.group,

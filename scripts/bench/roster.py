@@ -48,7 +48,7 @@ def pupil_external_id(index: int) -> str:
     return f"B{index:07d}"
 
 
-def _phone_guardian(phone: str) -> tuple[str, str, str, str]:
+def phone_guardian(phone: str) -> tuple[str, str, str, str]:
     """A guardian is known by phone number, so everything about one follows from it."""
     n = int(phone[-3:])
     name = f"{FIRST_NAMES[n % len(FIRST_NAMES)]} {LAST_NAMES[n % len(LAST_NAMES)]}"
@@ -57,7 +57,7 @@ def _phone_guardian(phone: str) -> tuple[str, str, str, str]:
 
 def write_roster(path: Path, first: int, end: int) -> int:
     """Stream pupils ``first`` to ``end - 1`` into a roster CSV; returns its data rows."""
-    guardians = {phone: _phone_guardian(phone) for phone in FICTIONAL_PHONES}
+    guardians = {phone: phone_guardian(phone) for phone in FICTIONAL_PHONES}
     rows = 0
     with path.open("w", newline="", encoding="utf-8", buffering=1 << 20) as file:
         writer = csv.writer(file)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.clock import Clock
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -63,3 +65,25 @@ def test_the_dispatcher_benchmark_sends_every_message_once(tmp_path: Path) -> No
     assert figures["statuses"] == {"sent": 300}
     assert figures["received"] == {"sms": 150, "email": 150, "calls": 0}
     assert figures["lost_or_doubled"] == 0
+
+
+def test_the_missing_pupil_benchmark_reaches_every_guardian_and_times_the_alert(
+    tmp_path: Path, clock: Clock
+) -> None:
+    report = tmp_path / "missing.json"
+    morning = clock.now.replace(hour=8, minute=15, second=0).isoformat()
+    completed = _run_script(
+        "scripts/bench_missing.py",
+        *("--pupils", "120", "--missing", "12", "--answers", "1", "--call-rates", "50"),
+        *("--max-seconds", "60", "--clock", morning, "--json", str(report)),
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = json.loads(report.read_text())["sqlite"]["50 calls/s"]
+    assert figures["missing"] == 12
+    assert figures["sms_arrived"] == figures["sms_expected"] == 24
+    assert figures["sms_all_seconds"] is not None
+    assert figures["calls_left"] == 0
+    assert figures["calls_placed"] <= 24, "no guardian is called twice"
+    assert figures["calls_all_seconds"] is not None
+    [alert] = figures["alert_seconds"]
+    assert alert is not None and alert == figures["alert_max_seconds"]
