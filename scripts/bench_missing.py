@@ -1,7 +1,7 @@
 """Missing-pupil benchmark: a municipality's morning. Of a roster of 10,000 pupils (20
 schools, two guardians each), 1,000 are marked missing at once, each school's 50 in one
 ``POST /api/v1/missing`` of its own, all schools together. Measured, with the line's
-default rates and at 10 calls a second:
+default rates, at 10 calls a second, and at 10 calls and 40 SMS a second:
 
 - the time until every guardian has the SMS (target: 60 s);
 - the time until every call is placed (at 1 call a second, by design 2,000 s: the run stops
@@ -9,7 +9,7 @@ default rates and at 10 calls a second:
 - the time from a guardian's "2" to the school's alert leaving the line (target: 5 s),
   answered by SMS at moments spread over the burst of SMS, when the queue is longest.
 
-    .venv/bin/python scripts/bench_missing.py                      # SQLite, both rates
+    .venv/bin/python scripts/bench_missing.py                      # SQLite, three runs
     .venv/bin/python scripts/bench_missing.py --db both --json out.json
     .venv/bin/python scripts/bench_missing.py --pupils 200 --missing 40 --max-seconds 30
     .venv/bin/python scripts/bench_missing.py --clock 2026-12-07T08:15:00+01:00   # a Monday
@@ -77,14 +77,17 @@ TARGET_ALERT_SECONDS = 5.0
 
 @dataclass
 class Arrivals:
-    """When each SMS, call and email reached the local providers (monotonic seconds)."""
+    """When each SMS to a guardian, call and email reached the local providers (monotonic
+    seconds), appended by the providers' own threads."""
 
-    sms: list[tuple[float, str]] = field(default_factory=list)
+    guardians: frozenset[str]
+    sms: list[float] = field(default_factory=list)
     calls: list[float] = field(default_factory=list)
     emails: list[tuple[float, str]] = field(default_factory=list)
 
     def on_sms(self, message: dict[str, str]) -> None:
-        self.sms.append((time.monotonic(), message["To"]))
+        if message["To"] in self.guardians:
+            self.sms.append(time.monotonic())
 
     def on_call(self, _call: dict[str, Any]) -> None:
         self.calls.append(time.monotonic())
@@ -207,8 +210,29 @@ def pending(database_url: str, channel: str) -> int:
         engine.dispose()
 
 
-def run_once(kind: str, calls_per_second: float | None, args: argparse.Namespace) -> dict[str, Any]:
-    label = f"{calls_per_second:g} calls/s" if calls_per_second else "default rates"
+RATE_SETTINGS = {"calls": "IVR_CALLS_PER_SECOND", "sms": "IVR_SMS_PER_SECOND"}
+
+
+def parse_run(text: str) -> dict[str, str]:
+    """``default``, or rates such as ``calls=10`` or ``calls=10+sms=40``: their settings."""
+    if text.strip() == "default":
+        return {}
+    rates = dict(part.split("=", 1) for part in text.strip().split("+"))
+    unknown = set(rates) - set(RATE_SETTINGS)
+    if unknown:
+        raise SystemExit(f"unknown rate {', '.join(sorted(unknown))}: use calls= or sms=")
+    return {RATE_SETTINGS[name]: str(float(value)) for name, value in rates.items()}
+
+
+def run_label(text: str) -> str:
+    if text.strip() == "default":
+        return "default rates"
+    parts = dict(part.split("=", 1) for part in text.strip().split("+"))
+    return ", ".join(f"{float(value):g} {name}/s" for name, value in parts.items())
+
+
+def run_once(kind: str, run: str, args: argparse.Namespace) -> dict[str, Any]:
+    label = run_label(run)
     print(f"{kind}, {label}: {args.missing:,} of {args.pupils:,} pupils", flush=True)
     missing = [i for i in range(args.pupils) if is_missing(i, args.pupils, args.missing)]
     missing = missing[: args.missing]
@@ -220,7 +244,7 @@ def run_once(kind: str, calls_per_second: float | None, args: argparse.Namespace
         pupils[0]: phone for pupils, phone in zip(by_school.values(), ANSWERERS, strict=False)
     }
     answering = dict(list(answering.items())[: args.answers])
-    arrivals = Arrivals()
+    arrivals = Arrivals(frozenset(SHARED) | frozenset(ANSWERERS))
     processes = Processes()
     with (
         tempfile.TemporaryDirectory(prefix="ivr-bench-missing-") as tmp,
@@ -241,8 +265,7 @@ def run_once(kind: str, calls_per_second: float | None, args: argparse.Namespace
             "IVR_SMTP_STARTTLS": "false",
             "IVR_LOG_LEVEL": "WARNING",
         }
-        if calls_per_second:
-            env["IVR_CALLS_PER_SECOND"] = str(calls_per_second)
+        env |= parse_run(run)
         run_ivr(args, env, workdir, "db", "upgrade")
         run_ivr(args, env, workdir, "org", "add", ORGANISATION, "--timezone", TIMEZONE)
         run_ivr(args, env, workdir, "number", "add", LINE_NUMBER, "--org", ORGANISATION)
@@ -284,7 +307,6 @@ def measure(
     twilio: FakeTwilio,
 ) -> dict[str, Any]:
     base = f"http://{HOST}:{port}"
-    guardians = set(SHARED) | set(ANSWERERS)
     expected_sms = 2 * sum(len(pupils) for pupils in by_school.values())
 
     def mark(school: str, pupils: list[int]) -> float:
@@ -302,22 +324,19 @@ def measure(
     with ThreadPoolExecutor(max_workers=len(by_school)) as pool:
         marked_at = max(pool.map(lambda item: mark(*item), by_school.items()))
 
-    def guardian_sms() -> list[float]:
-        return [at for at, to in list(arrivals.sms) if to in guardians]
-
     answer_at: dict[int, float] = {}
     moments = [expected_sms * (n + 1) // (len(answering) + 1) for n in range(len(answering))]
     deadline = started + args.max_seconds
     with httpx.Client(timeout=30) as client:
         for (index, phone), moment in zip(answering.items(), moments, strict=True):
-            while len(guardian_sms()) < moment and time.monotonic() < deadline:
+            while len(arrivals.sms) < moment and time.monotonic() < deadline:
                 time.sleep(0.005)
             params = incoming_sms(phone, "2", SMS_FROM, ACCOUNT_SID)
             answer_at[index] = time.monotonic()
             send_sms(client, base, params, env["IVR_TWILIO_AUTH_TOKEN"])
-    while len(guardian_sms()) < expected_sms and time.monotonic() < deadline:
+    while len(arrivals.sms) < expected_sms and time.monotonic() < deadline:
         time.sleep(0.01)
-    sms_times = guardian_sms()
+    sms_times = list(arrivals.sms)
     alerts = {}
     alert_deadline = time.monotonic() + 30
     for index, at in answer_at.items():
@@ -370,9 +389,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pupils", type=int, default=10_000)
     parser.add_argument("--missing", type=int, default=1_000)
     parser.add_argument(
-        "--call-rates",
-        default="default,10",
-        help="comma-separated IVR_CALLS_PER_SECOND per run; 'default' keeps the line's own",
+        "--runs",
+        default="default,calls=10,calls=10+sms=40",
+        help="comma-separated runs: 'default' (the line's own rates) or calls=N, sms=N, "
+        "joined by + (IVR_CALLS_PER_SECOND, IVR_SMS_PER_SECOND)",
     )
     parser.add_argument(
         "--answers", type=int, default=5, help=f"guardians answering 2 (at most {len(ANSWERERS)})"
@@ -396,20 +416,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    rates = [
-        None if rate.strip() == "default" else float(rate) for rate in args.call_rates.split(",")
-    ]
+    runs = args.runs.split(",")
+    for run in runs:
+        parse_run(run)
     results: dict[str, dict[str, Any]] = {}
     for kind in kinds:
-        for rate in rates:
-            label = f"{rate:g} calls/s" if rate else "default rates"
-            results.setdefault(kind, {})[label] = run_once(kind, rate, args)
+        for run in runs:
+            results.setdefault(kind, {})[run_label(run)] = run_once(kind, run, args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     late = [
         f"{kind}, {label}"
-        for kind, runs in results.items()
-        for label, figures in runs.items()
+        for kind, by_run in results.items()
+        for label, figures in by_run.items()
         if figures["alert_max_seconds"] is None or figures["sms_arrived"] < figures["sms_expected"]
     ]
     if late:

@@ -65,7 +65,7 @@ from ivr.devtools.answer import (
     follow,
     key_groups,
 )
-from ivr.devtools.signing import signed_post
+from ivr.devtools.signing import signed_post, webhook_client
 
 CALLS_PATH = "/2010-04-01/Accounts/{account_sid}/Calls.json"
 CALL_PATH = "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json"
@@ -252,7 +252,7 @@ class FakeCalls:
     # --- the simulation ---------------------------------------------------------------------
 
     async def _simulate(self, run: _Run) -> None:
-        async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT) as client:
+        async with webhook_client(WEBHOOK_TIMEOUT) as client:
             final = await self._place(run, client)
             record = run.record
             record["status"] = final

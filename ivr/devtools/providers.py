@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from ivr.devtools.answer import answer_policy, describe
 from ivr.devtools.calls import FakeCalls, twilio_error, twilio_time
-from ivr.devtools.signing import signed_post
+from ivr.devtools.signing import signed_post, webhook_client
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 
@@ -174,7 +174,7 @@ class FakeTwilio:
             "ApiVersion": "2010-04-01",
         }
         try:
-            async with httpx.AsyncClient(timeout=5) as client:
+            async with webhook_client(5) as client:
                 response = await signed_post(client, url, params, self.auth_token)
             self.callbacks.append((sid, response.status_code))
         except httpx.HTTPError:

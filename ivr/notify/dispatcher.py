@@ -112,6 +112,7 @@ class Dispatcher:
         self.name = name or dispatcher_name()
         self.wake = asyncio.Event()
         self.urgent_wake = asyncio.Event()
+        self.placing: set[asyncio.Task[None]] = set()
         self.outcomes = _Outcomes(database)
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
@@ -164,6 +165,7 @@ class Dispatcher:
             if placed == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.outbox_poll_seconds)
+        await asyncio.gather(*self.placing)
 
     async def _send_urgent(self, stop: asyncio.Event) -> None:
         """Urgent messages in a lane of their own: a batch of ordinary ones waiting on the
@@ -249,15 +251,46 @@ class Dispatcher:
             return claim_due(session, now, count, claim, self.name, channels=["call"])
 
         batch = await self.database.run(take)
+        # The limiter spaces the starts. Each call is placed in a task of its own, and the
+        # next round is claimed once the last of this one has started: a slow answer from
+        # the provider, or the claim itself, does not slow the pace.
+        starts = []
         for message in batch:
-            await self._deliver(message, stop)
+            started = asyncio.Event()
+            starts.append(started)
+            task = asyncio.create_task(self._deliver(message, stop, started=started))
+            self.placing.add(task)
+            task.add_done_callback(self.placing.discard)
+        for started in starts:
+            await started.wait()
         return len(batch)
 
     async def _deliver(
-        self, message: OutboxMessage, stop: asyncio.Event | None, *, limited: bool = True
+        self,
+        message: OutboxMessage,
+        stop: asyncio.Event | None,
+        *,
+        limited: bool = True,
+        started: asyncio.Event | None = None,
+    ) -> None:
+        """Send one message once the rate limit lets it go (``started`` is set then, or
+        when it will not go)."""
+        try:
+            await self._deliver_limited(message, stop, limited, started or asyncio.Event())
+        finally:
+            if started is not None:
+                started.set()
+
+    async def _deliver_limited(
+        self,
+        message: OutboxMessage,
+        stop: asyncio.Event | None,
+        limited: bool,
+        started: asyncio.Event,
     ) -> None:
         gateway = self.gateways.get(message.channel)
         if gateway is None:
+            started.set()
             await self._record_failure(
                 message, PermanentFailure(f"no gateway for {message.channel}")
             )
@@ -266,6 +299,7 @@ class Dispatcher:
             limiter = self.limiters.get(message.channel) if limited else None
             if limiter is not None:
                 await limiter.acquire()
+            started.set()
             if stop is not None and stop.is_set():
                 now = self.clock()
                 await self.outcomes.record(

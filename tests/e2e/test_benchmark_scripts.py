@@ -74,7 +74,7 @@ def test_the_missing_pupil_benchmark_reaches_every_guardian_and_times_the_alert(
     morning = clock.now.replace(hour=8, minute=15, second=0).isoformat()
     completed = _run_script(
         "scripts/bench_missing.py",
-        *("--pupils", "120", "--missing", "12", "--answers", "1", "--call-rates", "50"),
+        *("--pupils", "120", "--missing", "12", "--answers", "1", "--runs", "calls=50"),
         *("--max-seconds", "60", "--clock", morning, "--json", str(report)),
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
