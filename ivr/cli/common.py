@@ -17,6 +17,7 @@ from ivr.store import migrate
 from ivr.store.db import Database
 from ivr.store.lines import find_organisation, list_organisations
 from ivr.store.models import Organisation
+from ivr.store.schools import organisations_with_school
 
 console = Console()
 errors = Console(stderr=True)
@@ -63,6 +64,18 @@ def organisation_named(session: Session, name: str | None) -> Organisation:
     if not organisations:
         raise fail("there is no organisation yet; add one with `ivr org add NAME`")
     raise fail("there are several organisations; say which with --org")
+
+
+def organisation_of_school(session: Session, name: str | None, school: str) -> Organisation:
+    """The organisation ``--org`` names, or else the one that has ``school``."""
+    if name is not None or len(list_organisations(session)) <= 1:
+        return organisation_named(session, name)
+    found = organisations_with_school(session, school)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise fail(f"no organisation has a school {school!r}; schools come from the roster")
+    raise fail(f"several organisations have a school {school!r}; say which with --org")
 
 
 def progress() -> Progress:

@@ -14,12 +14,20 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.cli.common import console, errors, fail, organisation_named, with_session
+from ivr.cli.common import (
+    console,
+    errors,
+    fail,
+    organisation_named,
+    organisation_of_school,
+    with_session,
+)
 from ivr.services.missing import marking
 from ivr.services.missing.rules import missing_rules
 from ivr.services.missing.views import MissingPupil, missing_pupils
 from ivr.settings import Settings
 from ivr.store import outreach as store
+from ivr.store.lines import list_organisations
 from ivr.store.models import Organisation, School
 from ivr.store.schools import find_school
 
@@ -28,7 +36,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Org = Annotated[str | None, typer.Option(help="Organisation (needed if there are several).")]
+Org = Annotated[
+    str | None,
+    typer.Option(help="Organisation (needed only if several have a school of that name)."),
+]
 By = Annotated[str, typer.Option(help="Who did it, as staff see it on the page.")]
 
 
@@ -65,7 +76,7 @@ def missing_mark(
     now = datetime.now(UTC)
 
     def work(session: Session, settings: Settings) -> list[marking.Marked]:
-        organisation = organisation_named(session, org)
+        organisation = organisation_of_school(session, org, school)
         found = _school(session, organisation, school)
         local = now.astimezone(ZoneInfo(organisation.timezone))
         if moment is not None and moment > local.time():
@@ -100,6 +111,10 @@ def missing_mark(
         )
 
 
+def _school_ids(session: Session, organisation: Organisation) -> list[int]:
+    return list(session.scalars(select(School.id).where(School.organisation_id == organisation.id)))
+
+
 @app.command("list")
 def missing_list(
     on: Annotated[
@@ -113,15 +128,19 @@ def missing_list(
     """The day's missing pupils and what the line has done for each, newest first."""
 
     def work(session: Session, _settings: Settings) -> list[MissingPupil]:
-        organisation = organisation_named(session, org)
         if school is not None:
-            school_ids = [_school(session, organisation, school).id]
+            organisation = organisation_of_school(session, org, school)
+            organisations = [(organisation, [_school(session, organisation, school).id])]
         else:
-            school_ids = list(
-                session.scalars(select(School.id).where(School.organisation_id == organisation.id))
-            )
-        day = on.date() if on else datetime.now(ZoneInfo(organisation.timezone)).date()
-        return missing_pupils(session, store.outreaches_of(session, school_ids, day))
+            chosen = [organisation_named(session, org)] if org else list_organisations(session)
+            organisations = [
+                (organisation, _school_ids(session, organisation)) for organisation in chosen
+            ]
+        outreach_ids = []
+        for organisation, school_ids in organisations:
+            day = on.date() if on else datetime.now(ZoneInfo(organisation.timezone)).date()
+            outreach_ids += store.outreaches_of(session, school_ids, day)
+        return missing_pupils(session, outreach_ids)
 
     found = with_session(work, write=False)
     if as_json:
@@ -131,7 +150,10 @@ def missing_list(
     if not found:
         console.print("Nobody is marked as not at school on that day.")
     for pupil in found:
-        status = pupil.status + (f" ({pupil.alert.reason})" if pupil.alert else "")
+        status = pupil.status
+        if pupil.alert is not None:
+            alert = "alert" if pupil.status == "missing" else "after an alert"
+            status += f" ({alert}: {pupil.alert.reason})"
         console.print(
             f"{pupil.reference}  {pupil.pupil} ({pupil.group}, {pupil.school})  {status}  "
             f"marked {pupil.marked.at:%H:%M} by {pupil.marked.by}",
@@ -160,13 +182,11 @@ def missing_arrived(
     now = datetime.now(UTC)
 
     def work(session: Session, settings: Settings) -> bool:
-        organisation = organisation_named(session, org)
-        school_ids = session.scalars(
-            select(School.id).where(School.organisation_id == organisation.id)
-        ).all()
+        chosen = [organisation_named(session, org)] if org else list_organisations(session)
+        school_ids = [id_ for organisation in chosen for id_ in _school_ids(session, organisation)]
         outreach_id = store.find_outreach(session, school_ids, reference)
         if outreach_id is None:
-            raise fail(f"no outreach {reference!r} in {organisation.name}; see `ivr missing list`")
+            raise fail(f"no outreach {reference!r}; see `ivr missing list`")
         return marking.arrived(
             session, missing_rules(settings), outreach_id=outreach_id, by=by, now=now
         )

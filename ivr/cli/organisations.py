@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ivr.cli.common import (
     console,
     fail,
-    organisation_named,
+    organisation_of_school,
     with_session,
 )
 from ivr.domain.countries import COUNTRIES, UnknownCountry, country
@@ -177,7 +177,7 @@ def school_retention(
     """How long a school keeps reported absences after they end (shown when no DAYS)."""
 
     def work(session: Session, settings: Settings) -> int | None:
-        organisation = organisation_named(session, org)
+        organisation = organisation_of_school(session, org, school)
         found = find_school(session, organisation.id, school)
         if found is None:
             raise fail(f"no school {school!r} in {organisation.name}")
@@ -212,7 +212,7 @@ def school_office(
         raise fail(f"{email!r} is not an email address")
 
     def work(session: Session, _settings: Settings) -> tuple[str | None, str | None]:
-        organisation = organisation_named(session, org)
+        organisation = organisation_of_school(session, org, school)
         found = find_school(session, organisation.id, school)
         if found is None:
             raise fail(f"no school {school!r} in {organisation.name}")
