@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,27 @@ class Worker:
     @property
     def returncode(self) -> int | None:
         return self.process.returncode
+
+
+def at_once(
+    urls: list[str], send: Callable[[httpx.Client], httpx.Response]
+) -> list[httpx.Response]:
+    """``send`` to each of ``urls`` at the same moment, each from a thread and a client of
+    its own."""
+    barrier = threading.Barrier(len(urls))
+    answers: list[httpx.Response] = []
+
+    def deliver(url: str) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            barrier.wait()
+            answers.append(send(client))
+
+    threads = [threading.Thread(target=deliver, args=(url,)) for url in urls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
 
 
 class TcpProxy:

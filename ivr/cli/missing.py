@@ -150,7 +150,7 @@ def missing_list(
     if not found:
         console.print("Nobody is marked as not at school on that day.")
     for pupil in found:
-        status = pupil.status
+        status: str = pupil.status
         if pupil.alert is not None:
             alert = "alert" if pupil.status == "missing" else "after an alert"
             status += f" ({alert}: {pupil.alert.reason})"

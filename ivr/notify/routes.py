@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 )
 async def sms_status(request: Request) -> Response:
     """Message status callback: ``delivered``, ``undelivered`` or ``failed`` (and the steps
-    before). The message is found by its ``MessageSid``."""
+    before). The message is found by the id in the callback's URL (which the signature
+    covers), else by its ``MessageSid``."""
     form = await signed_form(request)
     message_sid = form.get("MessageSid", "").strip()
     status = form.get("MessageStatus", form.get("SmsStatus", "")).strip().lower()
@@ -36,8 +37,12 @@ async def sms_status(request: Request) -> Response:
         raise HTTPException(status_code=400, detail="missing MessageSid or MessageStatus")
     now = now_of(request)
     error_code = form.get("ErrorCode")
+    named = request.query_params.get("m", "")
+    message_id = int(named) if named.isdigit() else None
     await database_of(request).run(
-        lambda session: record_provider_status(session, message_sid, status, error_code, now)
+        lambda session: record_provider_status(
+            session, message_sid, status, error_code, now, message_id
+        )
     )
     return Response(status_code=204)
 

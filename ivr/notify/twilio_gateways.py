@@ -49,7 +49,7 @@ class TwilioSmsGateway:
                 created = await self.api.client.messages.create_async(
                     to=message.address,
                     body=message.body,
-                    status_callback=self.status_callback,
+                    status_callback=f"{self.status_callback}?m={message.message_id}",
                     **self.sender,
                 )
         except TwilioRestException as error:

@@ -269,13 +269,25 @@ def record_provider_status(
     provider_status: str,
     error_code: str | None,
     now: datetime,
+    message_id: int | None = None,
 ) -> bool:
-    """A delivery report from the provider: ``delivered``, ``undelivered``, ``failed``..."""
-    message = session.scalar(
-        select(OutboxMessage).where(OutboxMessage.provider_id == provider_id).with_for_update()
+    """A delivery report from the provider: ``delivered``, ``undelivered``, ``failed``...
+    The report names the message (``message_id``, from its callback URL): it can come
+    before the dispatcher has recorded the provider's id, and it is kept then too."""
+    found = (
+        OutboxMessage.id == message_id
+        if message_id is not None
+        else OutboxMessage.provider_id == provider_id
     )
-    if message is None:
+    message = session.scalar(select(OutboxMessage).where(found).with_for_update())
+    if message is None or message.provider_id not in (None, provider_id):
         return False
+    if message.status == MessageStatus.SENDING:
+        # The provider has it: the send is done, whatever the dispatcher records later.
+        message.status = MessageStatus.SENT
+        message.provider_id = provider_id
+        message.sent_at = message.sent_at or now
+        message.claimed_by = message.claimed_until = None
     rank = _PROVIDER_ORDER.get(provider_status, -1)
     if rank < _PROVIDER_ORDER.get(message.provider_status or "", -1):
         return True

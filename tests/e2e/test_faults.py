@@ -22,7 +22,7 @@ from ivr.store.db import sync_url
 from tests.calls import heard, next_action, place_call
 from tests.clock import Clock
 from tests.conftest import AUTH_TOKEN, LiveServer, free_port, make_settings
-from tests.processes import ServerProcess, TcpProxy, refused_quickly
+from tests.processes import ServerProcess, TcpProxy, at_once, refused_quickly
 from tests.records import absences, calls, outbox
 from tests.roster_data import ALVA, ANNA, LINE, seed_roster
 
@@ -265,19 +265,9 @@ def test_the_fallback_url_works_without_a_database(clock: Clock) -> None:
 
 def _at_once(urls: list[str], path: str, params: dict[str, str], base: str) -> list[httpx.Response]:
     """The same webhook sent to each of ``urls`` at the same moment."""
-    barrier = threading.Barrier(len(urls))
-    answers: list[httpx.Response] = []
-
-    def deliver(url: str) -> None:
-        barrier.wait()
-        answers.append(_post(url, path, params, base))
-
-    threads = [threading.Thread(target=deliver, args=(url,)) for url in urls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(f"{base}{path}", params)
+    headers = {"X-Twilio-Signature": signature}
+    return at_once(urls, lambda client: client.post(path, data=params, headers=headers))
 
 
 @pytest.fixture

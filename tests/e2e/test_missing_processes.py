@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import sqlalchemy as sa
 from tests.clock import Clock
 from tests.conftest import AUTH_TOKEN, SECRET_KEY, LiveServer, make_settings
 from tests.missing import eventually
-from tests.processes import ServerProcess, Worker
+from tests.processes import ServerProcess, Worker, at_once
 from tests.providers import Providers
 from tests.records import outbox, rows
 from tests.roster_data import ANNA, ERIK, seed_roster
@@ -47,26 +46,14 @@ def two_servers(
 
 
 def _mark_at_once(urls: list[str], token: str, pupils: list[str]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(urls))
-    answers: list[httpx.Response] = []
-
-    def mark(url: str) -> None:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            barrier.wait()
-            answers.append(
-                client.post(
-                    "/api/v1/missing",
-                    json={"pupils": pupils},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            )
-
-    threads = [threading.Thread(target=mark, args=(url,)) for url in urls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
+    return at_once(
+        urls,
+        lambda client: client.post(
+            "/api/v1/missing",
+            json={"pupils": pupils},
+            headers={"Authorization": f"Bearer {token}"},
+        ),
+    )
 
 
 def test_two_processes_mark_the_same_pupils_at_once_one_outreach_each(

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 from tests.calls import place_call
 from tests.conftest import AUTH_TOKEN, LiveServer
 from tests.providers import LINE_SENDER, MAIL_SENDER, Providers
-from tests.records import outbox
+from tests.records import outbox, rows
 from tests.roster_data import ALVA, ANNA, ERIK
 
 
@@ -47,7 +47,11 @@ def test_a_call_confirms_to_every_guardian_by_sms_and_email(
     assert sms[0]["Body"].startswith("Alva är frånvaroanmäld hela dagen 25 nov.")
     assert sms[1]["Body"].startswith("Alva reported absent all day 25 Nov")
     assert all(reference in m["Body"] for m in sms)
-    assert all(m["StatusCallback"] == f"{live_server.url}/twilio/sms/status" for m in sms)
+    assert [m["StatusCallback"] for m in sms] == [
+        f"{live_server.url}/twilio/sms/status?m={m['id']}"
+        for m in sorted(outbox(db), key=lambda m: m["address"])
+        if m["channel"] == "sms"
+    ]
 
     emails = sorted(providers.sink.messages, key=lambda m: str(m["To"]))
     assert [str(m["To"]) for m in emails] == [
@@ -80,8 +84,10 @@ def test_a_call_confirms_to_every_guardian_by_sms_and_email(
     assert all(status == 204 for _sid, status in providers.twilio.callbacks)
 
 
-def _report(server: LiveServer, provider_id: str, status: str, **extra: str) -> int:
-    url = f"{server.url}/twilio/sms/status"
+def _report(
+    server: LiveServer, provider_id: str, status: str, query: str = "", **extra: str
+) -> int:
+    url = f"{server.url}/twilio/sms/status{query}"
     params = {"MessageSid": provider_id, "MessageStatus": status, **extra}
     signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
     response = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
@@ -109,6 +115,33 @@ def test_delivery_reports_move_a_message_forward_only(
     assert by_address[ANNA]["delivered_at"] is not None
     assert by_address[ERIK]["status"] == "failed"
     assert by_address[ERIK]["last_error"] == "provider: undelivered (error 30003)"
+
+
+def test_a_delivery_report_before_the_send_is_recorded_is_kept(
+    live_server: LiveServer, providers: Providers, db: sa.Engine
+) -> None:
+    """Twilio can report delivery before the dispatcher has written down the message's
+    SID; the report names the message in its URL, so it lands all the same."""
+    providers.twilio.deliver = False
+    place_call(live_server, ALVA, "9")
+    _wait_for(lambda: sum(m["status"] == "sent" for m in outbox(db)) == 4)
+    [anna] = [m for m in outbox(db) if m["channel"] == "sms" and m["address"] == ANNA]
+    with db.begin() as connection:
+        connection.execute(
+            sa.text(
+                "UPDATE outbox SET status = 'sending', claimed_by = 'w1', provider_id = NULL, "
+                "provider_status = NULL, sent_at = NULL WHERE id = :id"
+            ),
+            {"id": anna["id"]},
+        )
+    sid = "SM" + "5" * 32
+
+    assert _report(live_server, sid, "delivered", query=f"?m={anna['id']}") == 204
+    assert _report(live_server, "SM" + "6" * 32, "failed", query=f"?m={anna['id']}") == 204
+
+    [after] = rows(db, "SELECT * FROM outbox WHERE id = :id", id=anna["id"])
+    assert (after["status"], after["provider_id"], after["claimed_by"]) == ("delivered", sid, None)
+    assert after["sent_at"] is not None and after["delivered_at"] is not None
 
 
 def test_a_forged_delivery_report_is_refused(

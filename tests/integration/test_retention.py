@@ -15,6 +15,7 @@ from ivr.store.db import Database
 from tests.calls import place_call
 from tests.conftest import LiveServer
 from tests.records import absences, calls, outbox, rows
+from tests.staff import Staff
 
 
 def _age(db: sa.Engine, days_ago: int, reference: str | None = None) -> None:
@@ -77,3 +78,35 @@ def test_absences_go_when_their_school_says(
     _age(db, days_ago=31, reference=second)
     _forget(live_server)
     assert absences(db) == []
+
+
+def test_missing_pupils_outreaches_go_with_the_call_records(
+    live_server: LiveServer, solskolan: Staff, db: sa.Engine
+) -> None:
+    marked = solskolan.client.post("/api/v1/missing", json={"pupils": ["P1", "P2"]})
+    assert marked.status_code == 200, marked.text
+    # Retention runs on the real clock here, as in the tests above: days relative to it.
+    first = rows(db, "SELECT MIN(id) AS id FROM outreaches")[0]["id"]
+    with db.begin() as connection:
+        connection.execute(sa.text("UPDATE outreaches SET day = :day"), {"day": date.today()})
+        connection.execute(
+            sa.text("UPDATE outreaches SET day = :day WHERE id = :id"),
+            {"day": date.today() - timedelta(days=31), "id": first},
+        )
+    kept = rows(db, "SELECT reference FROM outreaches WHERE id <> :id", id=first)
+    assert len(rows(db, "SELECT * FROM outreach_contacts")) == 4
+    assert len([m for m in outbox(db) if m["outreach_id"] is not None]) == 8
+
+    assert _forget(live_server) == 1
+
+    assert rows(db, "SELECT reference FROM outreaches") == kept
+    assert len(rows(db, "SELECT * FROM outreach_contacts")) == 2, "with its contacts"
+    assert len([m for m in outbox(db) if m["outreach_id"] is not None]) == 4, "and messages"
+    assert (
+        rows(
+            db,
+            "SELECT count(*) AS n FROM outreach_events WHERE outreach_id NOT IN "
+            "(SELECT id FROM outreaches)",
+        )[0]["n"]
+        == 0
+    )
