@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -91,3 +92,22 @@ def test_staff_tick_a_pupil_and_follow_the_outreach_live_until_the_alert(
     assert page.evaluate("window.notReloaded") is True, "the panel changed without a reload"
     assert not providers.twilio.messages, "Twilio took nothing"
     eventually(lambda: emails_to(providers.sink.messages, TEACHER_EMAIL), what="the alert")
+
+    alva.get_by_role("button", name="Har kommit till skolan").click()
+
+    arrived = page.locator(f"#outreach-{marked['reference']}")
+    expect(arrived.locator(".state")).to_contain_text(
+        "Har kommit till skolan (avslutat av Solskolan kl."
+    )
+    expect(arrived.get_by_role("button", name="Har kommit till skolan")).to_have_count(0)
+    assert rows(db, "SELECT status, ended_by FROM outreaches") == [
+        {"status": "arrived", "ended_by": "Solskolan"}
+    ]
+    arrived.get_by_text("Alla steg").click()
+    expect(arrived.locator(".steps li")).not_to_have_count(0)
+
+
+def test_the_panel_needs_the_page_s_cookie(live_server: LiveServer) -> None:
+    response = httpx.get(f"{live_server.url}/staff/missing/panel", timeout=10)
+    assert response.status_code == 401
+    assert response.text == ""

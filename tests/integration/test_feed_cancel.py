@@ -87,11 +87,15 @@ def test_a_channel_whose_confirmation_failed_gets_no_cancellation(
     live_server: LiveServer, solskolan: Staff, db: sa.Engine
 ) -> None:
     reference = place_call(live_server, ALVA, "9").references[0]
+    # The module's server sends (see server_settings): let the delivery reports come in
+    # first, or one could overwrite the failure set here.
+    _wait_for(lambda: {m["status"] for m in outbox(db)} == {"sent", "delivered"})
     with db.begin() as connection:
-        connection.execute(
+        failed = connection.execute(
             sa.text("UPDATE outbox SET status = 'failed' WHERE channel = 'sms' AND address = :a"),
             {"a": ERIK},
         )
+        assert failed.rowcount == 1
 
     solskolan.cancel(reference, "Fel")
 
@@ -129,6 +133,7 @@ def test_a_cancellation_needs_a_reason(
 
 @pytest.fixture
 def server_settings(providers: Providers) -> dict[str, Any]:
+    """Every test of this module runs with the dispatcher sending to the local providers."""
     return providers.settings(dispatcher="on")
 
 

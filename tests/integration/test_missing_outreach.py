@@ -337,3 +337,22 @@ def test_with_twilio_down_the_alert_still_comes_on_time_and_the_rest_follows_lat
     ]
     assert len(sent) == len(set(sent))
     assert len(texts_to(providers.twilio, ANNA)) == len(set(texts_to(providers.twilio, ANNA)))
+
+
+def test_an_sms_reply_that_is_neither_1_nor_2_gets_the_question_again_twice_at_most(
+    marked: Any, providers: Providers, db: sa.Engine, live_server: LiveServer
+) -> None:
+    marked(anna="ring", erik="ring")
+    eventually(lambda: texts_to(providers.twilio, ANNA), what="Anna's SMS")
+    again = "Svara 1 om du vet att Alva är borta i dag, 2 om du inte vet var Alva är."
+
+    assert reply(live_server, ANNA, "Vad gäller det?") == [again]
+    assert reply(live_server, ANNA, "3") == [again]
+    assert reply(live_server, ANNA, "hallå?") == [], "no third time: no loop of texts"
+    assert outreach(db)["status"] == "active", "nothing was taken as an answer"
+    assert contacts(db)[ANNA]["answer"] is None
+
+    assert reply(live_server, ANNA, "1") == [
+        "Tack. Alva är frånvaroanmäld resten av dagen, Solskolan."
+    ]
+    assert eventually(lambda: outreach(db)["status"] == "away")
