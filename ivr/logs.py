@@ -17,6 +17,7 @@ import orjson
 from ivr.domain.personal_number import mask_personal_numbers
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+_PLAIN = logging.Formatter()
 
 
 class MaskPersonalNumbers(logging.Filter):
@@ -29,6 +30,14 @@ class MaskPersonalNumbers(logging.Filter):
         for name, value in list(record.__dict__.items()):
             if name not in _STANDARD and isinstance(value, str):
                 setattr(record, name, mask_personal_numbers(value))
+        # An exception's text (its message, the values in a traceback) is written as it
+        # is: format it here, masked, where every formatter takes it from.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_personal_numbers(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_personal_numbers(record.stack_info)
         return True
 
 
@@ -51,8 +60,10 @@ class JsonLines(logging.Formatter):
         for name, value in record.__dict__.items():
             if name not in _STANDARD:
                 line[name] = value
-        if record.exc_info:
-            line["exc_info"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exc_info"] = record.exc_text
         if record.stack_info:
             line["stack_info"] = self.formatStack(record.stack_info)
         return self.encode(line)
