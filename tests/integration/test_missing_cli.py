@@ -126,3 +126,25 @@ def test_the_school_office_gets_alerts_and_teachers_may_have_a_phone(
     code, output = ivr("staff", "import", str(bad), *HOME)
     assert code == 1
     assert "line 2: phone '12'" in output and "Nothing from the file was written" in output
+
+
+def test_a_school_names_its_organisation_when_only_one_has_it(
+    cli_env: str, clock: Clock, db: sa.Engine
+) -> None:
+    _seeded(cli_env, clock)  # three organisations; only Testkommun has a Solskolan
+
+    code, output = ivr("missing", "mark", "--school", "Solskolan", "P1")
+    assert code == 0, output
+    [outreach] = rows(db, "SELECT reference FROM outreaches")
+    code, output = ivr("missing", "list")
+    assert code == 0 and outreach["reference"] in output, output
+    code, output = ivr("missing", "list", "--school", "Solskolan", "--json")
+    assert [shown["reference"] for shown in json.loads(output)] == [outreach["reference"]]
+
+    code, output = ivr("missing", "mark", "--school", "Månskolan", "P1")
+    assert code != 0
+    assert "no organisation has a school 'Månskolan'; schools come from the roster" in output
+    code, output = ivr("missing", "arrived", "NOSUCHREF")
+    assert code != 0 and "no outreach 'NOSUCHREF'; see `ivr missing list`" in output
+    code, output = ivr("missing", "arrived", outreach["reference"])
+    assert code == 0 and "stopped" in output, output
