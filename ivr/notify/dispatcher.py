@@ -290,7 +290,6 @@ class Dispatcher:
     ) -> None:
         gateway = self.gateways.get(message.channel)
         if gateway is None:
-            started.set()
             await self._record_failure(
                 message, PermanentFailure(f"no gateway for {message.channel}")
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -44,18 +46,13 @@ class TwilioSmsGateway:
         self.description = f"Twilio SMS from {via} via {self.api.base_url}"
 
     async def send(self, message: Outgoing) -> Accepted:
-        try:
-            async with asyncio.timeout(self.timeout):
-                created = await self.api.client.messages.create_async(
-                    to=message.address,
-                    body=message.body,
-                    status_callback=f"{self.status_callback}?m={message.message_id}",
-                    **self.sender,
-                )
-        except TwilioRestException as error:
-            raise _twilio_failure(error) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise TemporaryFailure(f"Twilio unreachable: {type(error).__name__}") from None
+        async with _twilio_call(self.timeout):
+            created = await self.api.client.messages.create_async(
+                to=message.address,
+                body=message.body,
+                status_callback=f"{self.status_callback}?m={message.message_id}",
+                **self.sender,
+            )
         return Accepted(str(created.sid), str(created.status) if created.status else None)
 
     async def check(self) -> str | None:
@@ -84,23 +81,18 @@ class TwilioCallGateway:
     async def send(self, message: Outgoing) -> Accepted:
         """``message.body`` is the sealed contact the call's URLs carry."""
         query = f"?{OUTREACH_PARAMETER}={message.body}"
-        try:
-            async with asyncio.timeout(self.timeout):
-                created = await self.api.client.calls.create_async(
-                    to=message.address,
-                    from_=self.caller_id,
-                    url=f"{self.base_url}{OUTREACH_CALL_PATH}{query}",
-                    method="POST",
-                    status_callback=f"{self.base_url}{OUTREACH_STATUS_PATH}{query}",
-                    status_callback_method="POST",
-                    status_callback_event=["initiated", "ringing", "answered", "completed"],
-                    machine_detection="Enable",
-                    timeout=self.RING_SECONDS,
-                )
-        except TwilioRestException as error:
-            raise _twilio_failure(error) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise TemporaryFailure(f"Twilio unreachable: {type(error).__name__}") from None
+        async with _twilio_call(self.timeout):
+            created = await self.api.client.calls.create_async(
+                to=message.address,
+                from_=self.caller_id,
+                url=f"{self.base_url}{OUTREACH_CALL_PATH}{query}",
+                method="POST",
+                status_callback=f"{self.base_url}{OUTREACH_STATUS_PATH}{query}",
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                machine_detection="Enable",
+                timeout=self.RING_SECONDS,
+            )
         return Accepted(str(created.sid), str(created.status) if created.status else None)
 
     async def check(self) -> str | None:
@@ -125,15 +117,13 @@ class TwilioHangupGateway:
         self.description = f"Twilio: ending calls via {self.api.base_url}"
 
     async def send(self, message: Outgoing) -> Accepted:
-        try:
-            async with asyncio.timeout(self.timeout):
+        async with _twilio_call(self.timeout):
+            try:
                 call = await self.api.client.calls(message.address).update_async(status="completed")
-        except TwilioRestException as error:
-            if error.code == TWILIO_CALL_NOT_IN_PROGRESS or error.status == 404:
-                return Accepted(message.address, "already ended")
-            raise _twilio_failure(error) from None
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise TemporaryFailure(f"Twilio unreachable: {type(error).__name__}") from None
+            except TwilioRestException as error:
+                if error.code == TWILIO_CALL_NOT_IN_PROGRESS or error.status == 404:
+                    return Accepted(message.address, "already ended")
+                raise
         return Accepted(str(call.sid), str(call.status) if call.status else None)
 
     async def check(self) -> str | None:
@@ -141,6 +131,19 @@ class TwilioHangupGateway:
 
     async def close(self) -> None:
         await self.api.close()
+
+
+@asynccontextmanager
+async def _twilio_call(seconds: float) -> AsyncIterator[None]:
+    """One request to Twilio within ``seconds``; what goes wrong becomes a send failure,
+    for good or to try again."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TwilioRestException as error:
+        raise _twilio_failure(error) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as error:
+        raise TemporaryFailure(f"Twilio unreachable: {type(error).__name__}") from None
 
 
 def _twilio_failure(error: TwilioRestException) -> SendFailure:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Dialect, Insert, bindparam, select
+from sqlalchemy import ColumnElement, Dialect, Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -146,3 +146,31 @@ def list_absences(
         query = query.limit(limit)
     rows = session.execute(query)
     return [AbsenceListing(*row) for row in rows]
+
+
+def pupils_reported_at(
+    session: Session, which: ColumnElement[bool], day: date, moment: time
+) -> set[int]:
+    """The pupils (``which`` picks them: by id, by school) with an active report covering
+    ``moment`` of ``day``."""
+    rows = session.execute(
+        select(
+            Absence.pupil_id,
+            Absence.start_date,
+            Absence.start_time,
+            Absence.end_date,
+            Absence.end_time,
+        )
+        .join(Pupil, Pupil.id == Absence.pupil_id)
+        .where(
+            which,
+            Absence.status == AbsenceStatus.ACTIVE,
+            Absence.start_date <= day,
+            Absence.end_date >= day,
+        )
+    )
+    return {
+        pupil_id
+        for pupil_id, start_date, start_time, end_date, end_time in rows
+        if AbsencePeriod(start_date, start_time, end_date, end_time).covers_moment(day, moment)
+    }

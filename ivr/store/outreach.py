@@ -18,10 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.domain.absence import AbsencePeriod
-from ivr.domain.statuses import AbsenceStatus, CallOutcome, OutreachStatus
+from ivr.domain.statuses import CallOutcome, OutreachStatus
+from ivr.store.absences import pupils_reported_at
 from ivr.store.models import (
-    Absence,
     ContactTeacher,
     Guardian,
     Organisation,
@@ -126,25 +125,7 @@ def reported_at(session: Session, pupil_ids: Collection[int], day: date, moment:
     """The pupils with an active report covering ``moment`` of ``day``."""
     if not pupil_ids:
         return set()
-    rows = session.execute(
-        select(
-            Absence.pupil_id,
-            Absence.start_date,
-            Absence.start_time,
-            Absence.end_date,
-            Absence.end_time,
-        ).where(
-            Absence.pupil_id.in_(pupil_ids),
-            Absence.status == AbsenceStatus.ACTIVE,
-            Absence.start_date <= day,
-            Absence.end_date >= day,
-        )
-    )
-    return {
-        pupil_id
-        for pupil_id, start_date, start_time, end_date, end_time in rows
-        if AbsencePeriod(start_date, start_time, end_date, end_time).covers_moment(day, moment)
-    }
+    return pupils_reported_at(session, Pupil.id.in_(pupil_ids), day, moment)
 
 
 def start_outreach(

@@ -10,8 +10,7 @@ from datetime import date, time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ivr.domain.absence import AbsencePeriod
-from ivr.domain.statuses import AbsenceStatus
+from ivr.store.absences import pupils_reported_at
 from ivr.store.models import Absence, OutboxMessage, Outreach, Pupil
 
 
@@ -69,24 +68,4 @@ def reported_in_schools(
     session: Session, school_ids: Collection[int], day: date, moment: time
 ) -> set[int]:
     """The pupils of these schools with an active report covering ``moment`` of ``day``."""
-    rows = session.execute(
-        select(
-            Absence.pupil_id,
-            Absence.start_date,
-            Absence.start_time,
-            Absence.end_date,
-            Absence.end_time,
-        )
-        .join(Pupil, Pupil.id == Absence.pupil_id)
-        .where(
-            Pupil.school_id.in_(school_ids),
-            Absence.status == AbsenceStatus.ACTIVE,
-            Absence.start_date <= day,
-            Absence.end_date >= day,
-        )
-    )
-    return {
-        pupil_id
-        for pupil_id, start_date, start_time, end_date, end_time in rows
-        if AbsencePeriod(start_date, start_time, end_date, end_time).covers_moment(day, moment)
-    }
+    return pupils_reported_at(session, Pupil.school_id.in_(school_ids), day, moment)
