@@ -16,11 +16,18 @@ from ivr.domain.phone import mask
 from ivr.domain.statuses import AlertReason, CallOutcome, OutreachStatus
 from ivr.flows.outreach import Answer
 from ivr.services.missing.messages import end_calls, raise_alert, stop_reaching, tell_school
-from ivr.services.missing.rules import ANSWERED_KIND, OPEN, RESOLVED_KIND, Rules, local_time
+from ivr.services.missing.rules import (
+    ANSWERED_KIND,
+    HANGUP_KIND,
+    OPEN,
+    RESOLVED_KIND,
+    Rules,
+    local_time,
+)
 from ivr.services.reports import record_report
 from ivr.store import outreach as store
 from ivr.store.models import Outreach, OutreachContact
-from ivr.store.outbox import queue
+from ivr.store.outbox import Draft, queue
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +184,19 @@ def call_status(
         outcome = CallOutcome.VOICEMAIL
     ended = outcome not in (CallOutcome.QUEUED, CallOutcome.RINGING, CallOutcome.ANSWERED)
     first_status = contact.call_sid != call_sid
+    if first_status and not ended and _outreach_status(session, contact) not in OPEN:
+        # Placed while the outreach was ending (the dispatcher had it in hand): end it now.
+        hangup = Draft(
+            HANGUP_KIND,
+            f"{contact.recipient}:{call_sid}",
+            contact.name,
+            "hangup",
+            call_sid,
+            contact.language,
+            None,
+            "",
+        )
+        queue(session.connection(), None, [hangup], now, outreach_id=contact.outreach_id)
     contact.call_sid = call_sid
     contact.call_outcome = outcome
     if first_status and outcome in (CallOutcome.QUEUED, CallOutcome.RINGING):
