@@ -87,6 +87,35 @@ class Settings(BaseSettings):
     calls_per_second: float = Field(default=1.0, gt=0, le=100)
     call_from: str = ""  # the number outreach calls come from; IVR_SMS_FROM when empty
 
+    # The school's own system (SS 12000): where `ivr worker` syncs the roster from, how it
+    # signs in (OAuth 2.0 client credentials, or a bearer token; optionally a TLS client
+    # certificate), which relations make a guardian, and when it runs: a full sync daily
+    # at ``sync_at`` (the organisation's time zone) and a delta every ``sync_delta_minutes``.
+    ss12000_url: str = ""
+    ss12000_token_url: str = ""
+    ss12000_client_id: str = ""
+    ss12000_client_secret: SecretStr = SecretStr("")
+    ss12000_scope: str = ""
+    ss12000_bearer_token: SecretStr = SecretStr("")
+    ss12000_client_cert: Path | None = None
+    ss12000_client_key: Path | None = None
+    ss12000_ca_file: Path | None = None
+    ss12000_timeout_seconds: float = Field(default=30.0, gt=0)
+    ss12000_page_size: int = Field(default=1000, ge=1, le=10000)
+    ss12000_guardian_relations: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["Vårdnadshavare"]
+    )
+    sync_at: time | None = time(5, 30)
+    sync_delta_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    # A run (SS 12000 or `roster import --full`) that would deactivate more than this share
+    # of a school's pupils writes nothing unless forced: a broken export must not empty
+    # the line.
+    sync_max_removals_percent: float = Field(default=10.0, ge=0, le=100)
+
+    # Absence events POSTed to the endpoints schools register (`ivr webhook add`).
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+
     # The staff feed: when contact teachers get the day's digest (in the organisation's
     # time zone). School days are the organisation's country's (``ivr org add --country``).
     digest_time: time = time(7, 45)
@@ -110,6 +139,18 @@ class Settings(BaseSettings):
     # The webhooks' statements straight to the driver (ivr.store.driver); false sends them
     # through SQLAlchemy's own execution, for diagnosis.
     driver_statements: bool = True
+
+    @field_validator("ss12000_guardian_relations", mode="before")
+    @classmethod
+    def _relations(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("sync_at", mode="before")
+    @classmethod
+    def _sync_at(cls, value: object) -> object:
+        return None if value in ("", "off", "never") else value
 
     @field_validator("public_base_url")
     @classmethod

@@ -10,6 +10,7 @@ from ivr.store.models.roster import (
     Organisation,
     Pupil,
     PupilGuardian,
+    RosterSync,
     School,
 )
 from ivr.store.models.staff import ContactTeacher, Digest, StaffToken, StaffTokenSchool
@@ -32,6 +33,7 @@ __all__ = [
     "OutreachEvent",
     "Pupil",
     "PupilGuardian",
+    "RosterSync",
     "School",
     "StaffToken",
     "StaffTokenSchool",

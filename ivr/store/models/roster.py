@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    Boolean,
     Date,
     ForeignKey,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -51,6 +55,8 @@ class School(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
+    # The school unit's id in the school's own system (SS 12000), when synced from there.
+    external_id: Mapped[str | None] = mapped_column(String(64))
     # Days the school keeps a reported absence after it ends (None: the line's setting).
     absence_retention_days: Mapped[int | None] = mapped_column(Integer)
     # The office, told (with the contact teachers) when nobody knows where a pupil is.
@@ -78,6 +84,13 @@ class Pupil(Base):
     group_name: Mapped[str] = mapped_column(String(100))
     phone: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    # A pupil who has left (no longer in the roster of a full import or sync) cannot be
+    # reported and gets no messages; their past absences stay. Never deleted by a sync.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A protected identity (SS 12000 securityMarking other than "Ingen"): shown and spoken
+    # by first name only, and never named to anyone but the pupil's own guardians.
+    protected_identity: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     school: Mapped[School] = relationship(lazy="raise")
@@ -110,3 +123,21 @@ class PupilGuardian(Base):
     guardian_id: Mapped[int] = mapped_column(
         ForeignKey("guardians.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class RosterSync(Base):
+    """Where an organisation's roster comes from and how far it has been read: the moment
+    the last successful run started is the next delta's ``meta.modified.after``."""
+
+    __tablename__ = "roster_syncs"
+    __table_args__ = (UniqueConstraint("organisation_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(500))
+    last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_delta_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the last run found (JSON), or why it wrote nothing.
+    last_summary: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
