@@ -59,3 +59,15 @@ CONFIRMATIONS_SENT = Counter(
     ["channel", "outcome"],
 )
 OUTBOX = Gauge("ivr_outbox_messages", "Messages in the outbox, by status.", ["status"])
+ROSTER_SYNCS = Counter(
+    "ivr_roster_syncs_total",
+    "Runs of the roster sync from a school's system: full, delta, failed (the source could "
+    "not be read) or refused (the safety valve); the last two wrote nothing.",
+    ["outcome"],
+)
+ROSTER_CHANGES = Counter(
+    "ivr_roster_changes_total",
+    "Pupils added, changed, deactivated (left) and enrolled again (returned), and guardians "
+    "linked and unlinked, by roster syncs.",
+    ["kind"],
+)

@@ -75,9 +75,11 @@ def cancel_report(
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> bool:
     """Cancel the absence and queue the messages; False (and nothing done) if it already
-    was cancelled."""
+    was cancelled. A pupil who has left gets no messages: the cancellation is only kept."""
     if not feed.cancel(session, absence_id, by, reason, now):
         return False
     [item] = load_absences(session, [absence_id])
+    if not item.pupil.active:
+        return True
     queue(session.connection(), absence_id, cancellation_drafts(item, catalogue_for), now)
     return True

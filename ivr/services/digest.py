@@ -93,6 +93,7 @@ def _queue_group(
     items = feed.load_absences(
         session, feed.absences_covering(session, which, status=AbsenceStatus.ACTIVE)
     )
+    items = [item for item in items if item.pupil.active]  # not those who have left
     teachers = contact_teachers(session, group.school_id, group.group)
     if not items or not teachers:
         return 0

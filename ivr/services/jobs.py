@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from ivr.services.digest import DigestSchedule
 from ivr.services.missing.marking import escalate_due, recall_due
 from ivr.services.missing.rules import missing_rules
+from ivr.services.roster_schedule import roster_ticks
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.outreach import delete_outreaches_before
@@ -103,6 +104,7 @@ def outreach_timers(database: Database, settings: Settings) -> Every:
 
 def side_jobs(database: Database, settings: Settings) -> list[Job]:
     return [
+        Every("roster sync", 60.0, roster_ticks(database, settings)),
         DigestSchedule(database, settings),
         outreach_timers(database, settings),
         retention(database, settings),

@@ -313,7 +313,7 @@ def groups_of(session: Session, school_ids: Collection[int]) -> list[tuple[str, 
     rows = session.execute(
         select(School.name, Pupil.group_name)
         .join(Pupil, Pupil.school_id == School.id)
-        .where(School.id.in_(school_ids))
+        .where(School.id.in_(school_ids), Pupil.active.is_(True))
         .distinct()
         .order_by(School.name, Pupil.group_name)
     )

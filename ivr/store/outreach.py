@@ -72,7 +72,11 @@ def pupils_of_schools(
     rows = session.execute(
         select(Pupil, School.name)
         .join(School, School.id == Pupil.school_id)
-        .where(Pupil.school_id.in_(school_ids), Pupil.external_id.in_(external_ids))
+        .where(
+            Pupil.school_id.in_(school_ids),
+            Pupil.external_id.in_(external_ids),
+            Pupil.active.is_(True),
+        )
     ).all()
     guardians = _guardians_of(session, [pupil.id for pupil, _school in rows])
     return {

@@ -27,7 +27,7 @@ def roll_call(session: Session, school_ids: Collection[int], day: date) -> RollC
     pupils = list(
         session.scalars(
             select(Pupil)
-            .where(Pupil.school_id.in_(school_ids))
+            .where(Pupil.school_id.in_(school_ids), Pupil.active.is_(True))
             .order_by(Pupil.school_id, Pupil.group_name, Pupil.last_name, Pupil.first_name)
         )
     )

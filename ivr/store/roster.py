@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.records import GuardianContact, PupilRecord, Roster, RowError
 from ivr.store.driver import DriverStatement
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
+from ivr.store.roster_changes import ImportSummary
 
 BATCH = 500
 _T = TypeVar("_T")
@@ -30,6 +31,7 @@ _FIND_PUPIL = DriverStatement(
     select(_pupil_table.c.id).where(
         _pupil_table.c.organisation_id == bindparam("organisation_id"),
         _pupil_table.c.personal_number_hash == bindparam("number_hash"),
+        _pupil_table.c.active.is_(true()),
     ),
 )
 
@@ -67,19 +69,6 @@ class ReportedPupil:
     guardians: list[GuardianContactRow]
 
 
-@dataclass
-class ImportSummary:
-    rows: int = 0
-    pupils_added: int = 0
-    pupils_updated: int = 0
-    pupils_unchanged: int = 0
-    guardians_added: int = 0
-    guardians_updated: int = 0
-    links_added: int = 0
-    links_removed: int = 0
-    schools_added: list[str] = field(default_factory=list)
-
-
 class RosterConflict(ValueError):
     """The file is valid on its own but contradicts what the organisation already has."""
 
@@ -102,7 +91,9 @@ def import_roster(
 ) -> ImportSummary:
     """Upsert ``roster``: pupils by ``pupil_id``, guardians by phone (else email), and each
     pupil's guardians set to exactly those in the file. Pupils not in the file are left as
-    they are. Writes only what changed; the caller commits (or not, for a dry run).
+    they are here (``ivr.store.enrolment`` deactivates those a full roster no longer lists).
+    A listed pupil who had left is active again. Writes only what changed; the caller
+    commits (or not, for a dry run).
     ``progress`` is called with the number of pupils handled so far.
 
     What the organisation already has is read once, in a few whole-table queries, and the
@@ -150,6 +141,9 @@ _PUPIL_FIELDS = (
     "group_name",
     "phone",
     "email",
+    "active",
+    "left_at",
+    "protected_identity",
 )
 _GUARDIAN_FIELDS = ("name", "phone", "email", "language")
 
@@ -255,6 +249,10 @@ def _pupil_values(pupil: PupilRecord, school_ids: dict[str, int], key: bytes) ->
         "group_name": pupil.group,
         "phone": pupil.phone,
         "email": pupil.email,
+        # A pupil the roster lists is enrolled: one who had left is back.
+        "active": True,
+        "left_at": None,
+        "protected_identity": pupil.protected,
     }
 
 
@@ -274,14 +272,20 @@ def _pupils(
     for pupil in batch:
         values = _pupil_values(pupil, school_ids, key)
         known = stored.get(pupil.pupil_id)
+        changes = summary.school(pupil.school)
         if known is None:
             new.append(
                 {"organisation_id": organisation_id, "external_id": pupil.pupil_id, **values}
             )
+            changes.added += 1
             continue
         ids[pupil.pupil_id] = known[0]
         if tuple(values.values()) != known[1:]:
             changed.append({"b_id": known[0], **values, "updated_at": now})
+            if not known[1 + _PUPIL_FIELDS.index("active")]:
+                changes.returned += 1
+            else:
+                changes.changed += 1
         else:
             summary.pupils_unchanged += 1
     if changed:
@@ -323,6 +327,7 @@ def _links(
     summary: ImportSummary,
 ) -> None:
     in_batch = {pupil_ids[pupil.pupil_id] for pupil in batch}
+    school_of = {pupil_ids[pupil.pupil_id]: pupil.school for pupil in batch}
     wanted = {
         (pupil_ids[pupil.pupil_id], guardian_ids[guardian.contact_key])
         for pupil in batch
@@ -337,9 +342,13 @@ def _links(
             [{"b_pupil": pupil, "b_guardian": guardian} for pupil, guardian in removed],
         )
         summary.links_removed += len(removed)
+        for pupil, _guardian in removed:
+            summary.school(school_of[pupil]).guardians_unlinked += 1
     if added:
         connection.execute(
             insert(_link_table),
             [{"pupil_id": pupil, "guardian_id": guardian} for pupil, guardian in added],
         )
         summary.links_added += len(added)
+        for pupil, _guardian in added:
+            summary.school(school_of[pupil]).guardians_linked += 1

@@ -191,7 +191,7 @@ def import_contact_teachers(
     schools = find_schools(session, organisation_id, {t.school for t in teachers})
     found = session.execute(
         select(Pupil.school_id, Pupil.group_name)
-        .where(Pupil.school_id.in_(schools.values()))
+        .where(Pupil.school_id.in_(schools.values()), Pupil.active.is_(True))
         .distinct()
     )
     known_groups = {(school_id, group) for school_id, group in found}
@@ -270,6 +270,7 @@ def groups_due_a_digest(session: Session, organisation_id: int, day: date) -> li
     has_pupil_absent = exists().where(
         Pupil.school_id == ContactTeacher.school_id,
         Pupil.group_name == ContactTeacher.group_name,
+        Pupil.active.is_(True),
         has_absence,
     )
     rows = session.execute(
