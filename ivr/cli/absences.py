@@ -16,6 +16,7 @@ from ivr.cli.common import (
     console,
     with_session,
 )
+from ivr.domain.names import PupilName
 from ivr.settings import Settings
 from ivr.store.absences import list_absences
 
@@ -42,7 +43,7 @@ def absences_list(
                 {
                     "reference": absence.reference,
                     "pupil_id": listing.pupil.external_id,
-                    "pupil": f"{listing.pupil.first_name} {listing.pupil.last_name}",
+                    "pupil": PupilName.of(listing.pupil).shown,
                     "group": listing.pupil.group_name,
                     "school": listing.school.name,
                     "start_date": absence.start_date.isoformat(),

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from ivr.domain.names import PupilName
 from ivr.feed.access import csrf_token
 from ivr.feed.forms import PAGE, Csrf, Day, cookie_access, form_access, html, page_url, parse_day
 from ivr.i18n import Catalogue
@@ -78,8 +79,8 @@ def roll_call_groups(
         found.pupils, key=lambda pupil: (pupil.school_id, pupil.group_name)
     ):
         shown = RollCallGroup(access.schools[school_id], group)
-        for pupil in pupils:
-            name = f"{pupil.first_name} {pupil.last_name}"
+        for pupil in sorted(pupils, key=lambda pupil: PupilName.of(pupil).order()):
+            name = PupilName.of(pupil).shown
             outreach = found.outreaches.get(pupil.id)
             if outreach is not None:
                 state = outreach[1]

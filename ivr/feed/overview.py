@@ -16,6 +16,7 @@ from functools import cache
 
 import holidays
 
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import MessageStatus
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import OutboxMessage
@@ -143,7 +144,7 @@ def by_group(items: Iterable[StaffAbsence]) -> list[tuple[str, str, list[StaffAb
         (
             school,
             group,
-            sorted(found, key=lambda i: (i.pupil.last_name, i.pupil.first_name, i.absence.id)),
+            sorted(found, key=lambda i: (*PupilName.of(i.pupil).order(), i.absence.id)),
         )
         for (school, group), found in sorted(groups.items())
     ]

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ivr.domain.masking import masked_address
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import AbsenceStatus
 from ivr.feed import overview
 from ivr.feed.access import COOKIE, csrf_token, resolve
@@ -32,7 +33,7 @@ from ivr.feed.forms import HEADERS, PAGE, Csrf, Day, form_access, html, page_url
 from ivr.feed.missing_page import PANEL, REFRESH_SECONDS, panel_context, roll_call_groups
 from ivr.i18n import Catalogue
 from ivr.services.cancellation import cancel_report
-from ivr.services.staff_texts import local, period_text, pupil_name
+from ivr.services.staff_texts import local, period_text, pupil_name, recipient_name
 from ivr.store import feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
 from ivr.store.models import Pupil
@@ -137,7 +138,7 @@ async def staff_page(
         flagged=[
             catalogue.text(
                 "staff.flagged_line",
-                pupil=f"{pupil.first_name} {pupil.last_name}",
+                pupil=PupilName.of(pupil).shown,
                 group=pupil.group_name,
                 school=access.schools.get(pupil.school_id, ""),
                 days=worrying[pupil.id],
@@ -215,7 +216,7 @@ def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> 
             catalogue.text(
                 "staff.confirmation_failed",
                 channel=catalogue.text(f"staff.channel_{message.channel}"),
-                recipient=message.recipient_name,
+                recipient=recipient_name(item, message.recipient_name),
                 to=masked_address(message.channel, message.address),
             )
             for message in state.failed

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import MessageStatus
 from ivr.i18n import Catalogue
 from ivr.store import feed
@@ -39,8 +40,7 @@ def cancellation_drafts(
         catalogue = catalogue_for(confirmation.language)
         values = {
             "recipient_name": confirmation.recipient_name,
-            "first_name": item.pupil.first_name,
-            "last_name": item.pupil.last_name,
+            **PupilName.of(item.pupil).values(),
             "group": item.pupil.group_name,
             "school": item.school.name,
             "reference": item.absence.reference,

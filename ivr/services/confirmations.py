@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.domain.absence import AbsencePeriod
+from ivr.domain.names import PupilName
 from ivr.domain.phone import for_display
 from ivr.i18n import Catalogue
 from ivr.store.outbox import Draft
@@ -36,6 +37,7 @@ class ReportFacts:
     reported_at: datetime
     caller: str
     caller_relation: str  # "guardian", "pupil" or "other"
+    protected_identity: bool = False  # named by first name only (``ivr.domain.names``)
 
 
 def choose_recipients(
@@ -101,10 +103,10 @@ def _values(
     facts: ReportFacts, catalogue: Catalogue, recipient: Recipient, home_region: str
 ) -> dict[str, object]:
     local = facts.reported_at
+    name = PupilName(facts.first_name, facts.last_name, facts.protected_identity)
     return {
         "recipient_name": recipient.name,
-        "first_name": facts.first_name,
-        "last_name": facts.last_name,
+        **name.values(),
         "group": facts.group,
         "school": facts.school,
         "period": catalogue.period(facts.period),

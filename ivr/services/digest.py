@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import AbsenceStatus
 from ivr.i18n import Catalogue
 from ivr.i18n.lookup import Catalogues
@@ -50,19 +51,11 @@ def digest_drafts(
     teachers: Sequence[ContactTeacher],
     catalogue: Catalogue,
 ) -> list[Draft]:
-    """One email per teacher listing the group's absences, pupils by name."""
-    ordered = sorted(items, key=lambda i: (i.pupil.last_name, i.pupil.first_name, i.absence.id))
-    lines = "\n".join(
-        catalogue.text(
-            "digest.line",
-            pupil=pupil_name(item),
-            period=period_text(catalogue, item, short=False),
-            time=local(item, item.absence.reported_at).time(),
-            caller=caller_text(item),
-            caller_note=caller_note(catalogue, item),
-        )
-        for item in ordered
-    )
+    """One email per teacher listing the group's absences, pupils by name; a pupil whose
+    identity is protected is not named (nor the number the report came from): "a pupil in
+    5A" with the report's reference, to look up on the staff page."""
+    ordered = sorted(items, key=lambda i: (*PupilName.of(i.pupil).order(), i.absence.id))
+    lines = "\n".join(_line(catalogue, item) for item in ordered)
     values = {"group": group.group, "school": group.school, "date": day, "count": len(ordered)}
     return [
         Draft(
@@ -80,6 +73,25 @@ def digest_drafts(
         )
         for teacher in teachers
     ]
+
+
+def _line(catalogue: Catalogue, item: StaffAbsence) -> str:
+    period = period_text(catalogue, item, short=False)
+    if PupilName.of(item.pupil).is_protected:
+        return catalogue.text(
+            "digest.line_protected",
+            group=item.pupil.group_name,
+            reference=item.absence.reference,
+            period=period,
+        )
+    return catalogue.text(
+        "digest.line",
+        pupil=pupil_name(item),
+        period=period,
+        time=local(item, item.absence.reported_at).time(),
+        caller=caller_text(item),
+        caller_note=caller_note(catalogue, item),
+    )
 
 
 def _queue_group(

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from ivr.domain.absence import AbsencePeriod
+from ivr.domain.names import PupilName
 from ivr.domain.personal_number import age_on
 from ivr.i18n import Catalogue
 from ivr.services.confirmations import (
@@ -31,10 +32,10 @@ from ivr.store.reports import add_report, report_facts
 from ivr.store.roster import ReportedPupil
 
 
-def _recipients(pupil: ReportedPupil) -> tuple[Recipient, list[Recipient]]:
+def _recipients(pupil: ReportedPupil, protected: bool) -> tuple[Recipient, list[Recipient]]:
     own = Recipient(
         key=f"pupil:{pupil.id}",
-        name=f"{pupil.first_name} {pupil.last_name}",
+        name=PupilName(pupil.first_name, pupil.last_name, protected).shown,
         phone=pupil.phone,
         email=pupil.email,
         language=None,
@@ -74,12 +75,13 @@ def report_from_call(
     facts = report_facts(connection, pupil_id, period, call_sid)
     held_by = facts.held_by(period)
     if held_by is not None:
-        own, guardians = _recipients(facts.pupil)
+        own, guardians = _recipients(facts.pupil, facts.protected_identity)
         relation = caller_relation(caller, own, guardians)
         return AlreadyReported(held_by, caller_may_know=relation in ("guardian", "pupil"))
     absence = _record(
         connection,
         facts.pupil,
+        facts.protected_identity,
         organisation_id=organisation_id,
         period=period,
         caller=caller,
@@ -105,9 +107,11 @@ def record_report(
 ) -> AddedAbsence:
     """Record a report, whatever else is recorded. ``reported_at`` is in the organisation's
     time zone: confirmations show it as is."""
+    facts = report_facts(connection, pupil_id, period, call_sid)
     return _record(
         connection,
-        report_facts(connection, pupil_id, period, call_sid).pupil,
+        facts.pupil,
+        facts.protected_identity,
         organisation_id=organisation_id,
         period=period,
         caller=caller,
@@ -121,6 +125,7 @@ def record_report(
 def _record(
     connection: Connection,
     pupil: ReportedPupil,
+    protected: bool,
     *,
     organisation_id: int,
     period: AbsencePeriod,
@@ -130,7 +135,7 @@ def _record(
     reported_at: datetime,
     catalogue_for: Callable[[str | None], Catalogue],
 ) -> AddedAbsence:
-    own, guardians = _recipients(pupil)
+    own, guardians = _recipients(pupil, protected)
     relation = caller_relation(caller, own, guardians)
     recipients = choose_recipients(own, age_on(pupil.birth_date, period.start_date), guardians)
 
@@ -145,6 +150,7 @@ def _record(
             reported_at=reported_at,
             caller=caller,
             caller_relation=relation,
+            protected_identity=protected,
         )
         return confirmation_drafts(facts, recipients, catalogue_for)
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ivr.domain.names import PupilName
 from ivr.domain.phone import for_display
 from ivr.i18n import Catalogue
 from ivr.store.feed import StaffAbsence
 
 
 def pupil_name(item: StaffAbsence) -> str:
-    return f"{item.pupil.first_name} {item.pupil.last_name}"
+    """The pupil's name as staff see it: the first name only when protected."""
+    return PupilName.of(item.pupil).shown
+
+
+def recipient_name(item: StaffAbsence, name: str) -> str:
+    """A confirmation's recipient as staff see it, beside the pupil."""
+    return PupilName.of(item.pupil).contact(name)
+
+
+def by_name(item: StaffAbsence) -> tuple[int, str, str]:
+    return PupilName.of(item.pupil).order()
 
 
 def local(item: StaffAbsence, moment: datetime) -> datetime:

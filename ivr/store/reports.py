@@ -71,6 +71,7 @@ _absences, _events, _outbox = table_of(Absence), table_of(FeedEvent), table_of(O
 class ReportFacts:
     pupil: ReportedPupil
     overlapping: list[AbsencePeriod]  # active reports of other calls that overlap
+    protected_identity: bool = False  # the pupil's identity is protected
 
     def held_by(self, period: AbsencePeriod) -> AbsencePeriod | None:
         """An earlier report that holds all of ``period``, if any."""
@@ -119,6 +120,7 @@ def _facts(dialect: Dialect) -> Executable:
             _guardians.c.email,
             _guardians.c.language,
             cast(overlapping, Text),
+            _pupils.c.protected_identity,
         )
         .join(_schools, _schools.c.id == _pupils.c.school_id)
         .outerjoin(_links, _links.c.pupil_id == _pupils.c.id)
@@ -150,7 +152,8 @@ def report_facts(
     first = rows[0]
     guardians = [GuardianContactRow(*row[9:14]) for row in rows if row[9] is not None]
     pupil = ReportedPupil(*first[:9], guardians=guardians)  # type: ignore[misc]
-    return ReportFacts(pupil, [_period(item) for item in json.loads(first[14] or "[]")])
+    overlapping = [_period(item) for item in json.loads(first[14] or "[]")]
+    return ReportFacts(pupil, overlapping, bool(first[15]))
 
 
 def _period(item: list[str | None]) -> AbsencePeriod:

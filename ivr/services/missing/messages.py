@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import AlertReason, CallOutcome, MessageStatus, OutreachStatus
 from ivr.i18n import Catalogue
 from ivr.services.missing.rules import (
@@ -98,18 +99,26 @@ def tell_school(
 ) -> None:
     """The alert (or that it is resolved) to the group's contact teachers and the school's
     office, by email and SMS, in the organisation's language; urgent, so that it leaves at
-    once even behind a morning's queue of SMS."""
+    once even behind a morning's queue of SMS. A pupil whose identity is protected is not
+    named, nor is the guardian: the texts say "a pupil in 5A" with the outreach's
+    reference, to look up on the staff page."""
     teachers, school = store.alert_recipients(session, view.school.id, view.pupil.group_name)
     catalogue = rules.catalogue_for(view.organisation.language)
     pupil = view.pupil
     outreach = view.outreach
     minutes = int(rules.escalate_after.total_seconds() // 60)
-    reason_key = f"missing.alert_{outreach.alert_reason or AlertReason.NO_GUARDIAN_REACHED}"
-    guardian = contact.name if contact else ""
+    pupil_name = PupilName.of(pupil)
+    unnamed = "_protected" if pupil_name.is_protected else ""
+    reason = outreach.alert_reason or AlertReason.NO_GUARDIAN_REACHED
+    reason_key = f"missing.alert_{reason}"
+    if reason == AlertReason.GUARDIAN_DOES_NOT_KNOW:
+        reason_key += unnamed  # "a guardian", not who
+    guardian = contact.name if contact and not pupil_name.is_protected else ""
     values = {
         "school": school.name,
-        "first_name": pupil.first_name,
-        "last_name": pupil.last_name,
+        # Unnamed: a text that names the pupil anyway gets nothing to name them with.
+        **(dict.fromkeys(pupil_name.values(), "") if unnamed else pupil_name.values()),
+        "reference": outreach.reference,
         "group": pupil.group_name,
         "guardian": guardian,
         "marked_at": catalogue.time(
@@ -127,15 +136,14 @@ def tell_school(
         )
     if kind == RESOLVED_KIND:
         # A guardian knows after all, or the pupil came: the alert is over.
-        text = catalogue.text(
-            "missing.resolved_sms" if contact else "missing.resolved_arrived_sms", **values
-        )
-        subject = catalogue.text("missing.resolved_email_subject", **values)
+        resolved = "missing.resolved_sms" if contact else "missing.resolved_arrived_sms"
+        text = catalogue.text(resolved + unnamed, **values)
+        subject = catalogue.text("missing.resolved_email_subject" + unnamed, **values)
         body = text
     else:
-        text = catalogue.text("missing.alert_sms", **values)
-        subject = catalogue.text("missing.alert_email_subject", **values)
-        body = catalogue.text("missing.alert_email_body", **values).strip()
+        text = catalogue.text("missing.alert_sms" + unnamed, **values)
+        subject = catalogue.text("missing.alert_email_subject" + unnamed, **values)
+        body = catalogue.text("missing.alert_email_body" + unnamed, **values).strip()
     drafts = []
     for key, name, phone, email in people:
         if phone:

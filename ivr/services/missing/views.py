@@ -4,7 +4,7 @@ answered what, every step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from ivr.domain.masking import masked_phone
+from ivr.domain.names import PupilName
 from ivr.domain.statuses import CallOutcome, MessageStatus
 from ivr.services.missing.rules import SMS_KIND
 from ivr.store import outreach as store
@@ -78,7 +79,10 @@ class MissingPupil(BaseModel):
 
     reference: str = Field(description="The outreach's id.")
     pupil_id: str
-    pupil: str
+    pupil: str = Field(
+        description="First and last name; the first name only when the pupil's identity "
+        "is protected (guardians then by the first word of their names)."
+    )
     group: str
     school: str
     day: date
@@ -107,10 +111,12 @@ _CALL_RANG = (
 )
 
 
-def _contact_out(contact: OutreachContact, sms: str | None, zone: ZoneInfo) -> OutreachContactOut:
+def _contact_out(
+    contact: OutreachContact, sms: str | None, zone: ZoneInfo, name: PupilName
+) -> OutreachContactOut:
     reached = contact.answer is not None or sms in _SMS_LEFT or contact.call_outcome in _CALL_RANG
     return OutreachContactOut(
-        name=contact.name,
+        name=name.contact(contact.name),
         phone=masked_phone(contact.phone) if contact.phone else None,
         sms=sms,
         call=contact.call_outcome,
@@ -125,11 +131,28 @@ def _step(by: str | None, at: datetime | None, zone: ZoneInfo) -> Step | None:
     return Step(by=by or "", at=at.astimezone(zone)) if at is not None else None
 
 
+def _shown_contacts(view: OutreachView, name: PupilName) -> Callable[[str], str]:
+    """A step's text with each contact's name as shown beside the pupil (a step names the
+    guardians it was about: one, or several joined)."""
+    if not name.is_protected:
+        return lambda text: text
+    names = sorted({contact.name for contact in view.contacts if contact.name}, key=len)
+
+    def shown(text: str) -> str:
+        for full in reversed(names):
+            text = text.replace(full, name.contact(full))
+        return text
+
+    return shown
+
+
 def outreach_out(
     view: OutreachView, sms: dict[tuple[int, str], str], absence: str | None
 ) -> MissingPupil:
     outreach, pupil = view.outreach, view.pupil
     zone = ZoneInfo(view.organisation.timezone)
+    name = PupilName.of(pupil)
+    shown = _shown_contacts(view, name)
     alert = None
     if outreach.alerted_at is not None and outreach.alert_reason:
         alert = Alert(
@@ -139,7 +162,7 @@ def outreach_out(
     return MissingPupil(
         reference=outreach.reference,
         pupil_id=pupil.external_id,
-        pupil=f"{pupil.first_name} {pupil.last_name}",
+        pupil=name.shown,
         group=pupil.group_name,
         school=view.school.name,
         day=outreach.day,
@@ -147,15 +170,17 @@ def outreach_out(
         status=outreach.status,
         marked=Step(by=outreach.marked_by, at=outreach.marked_at.astimezone(zone)),
         alert=alert,
-        answered=_step(outreach.answered_by, outreach.answered_at, zone),
+        answered=_step(shown(outreach.answered_by or ""), outreach.answered_at, zone),
         ended=_step(outreach.ended_by, outreach.ended_at, zone),
         absence=absence,
         contacts=[
-            _contact_out(contact, sms.get((outreach.id, contact.recipient)), zone)
+            _contact_out(contact, sms.get((outreach.id, contact.recipient)), zone, name)
             for contact in view.contacts
         ],
         events=[
-            OutreachEventOut(at=event.at.astimezone(zone), kind=event.kind, detail=event.detail)
+            OutreachEventOut(
+                at=event.at.astimezone(zone), kind=event.kind, detail=shown(event.detail)
+            )
             for event in view.events
         ],
     )
