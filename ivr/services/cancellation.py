@@ -34,13 +34,14 @@ def cancellation_drafts(
     """One message per confirmation that was not given up on."""
     drafts: list[Draft] = []
     period = item.absence.period
+    name = PupilName.of(item.pupil)
     for confirmation in item.messages_of("confirmation"):
         if confirmation.status == MessageStatus.FAILED:
             continue
         catalogue = catalogue_for(confirmation.language)
         values = {
-            "recipient_name": confirmation.recipient_name,
-            **PupilName.of(item.pupil).values(),
+            "recipient_name": name.contact(confirmation.recipient_name),
+            **name.values(),
             "group": item.pupil.group_name,
             "school": item.school.name,
             "reference": item.absence.reference,

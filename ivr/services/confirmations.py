@@ -105,7 +105,7 @@ def _values(
     local = facts.reported_at
     name = PupilName(facts.first_name, facts.last_name, facts.protected_identity)
     return {
-        "recipient_name": recipient.name,
+        "recipient_name": name.contact(recipient.name),
         **name.values(),
         "group": facts.group,
         "school": facts.school,
