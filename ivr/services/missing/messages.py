@@ -242,7 +242,7 @@ def stop_reaching(
         values = {
             "school": view.school.name,
             "first_name": view.pupil.first_name,
-            "guardian": answered_by.name if answered_by else "",
+            "guardian": PupilName.of(view.pupil).contact(answered_by.name) if answered_by else "",
         }
         text = "missing.answered" if kind == ANSWERED_KIND else "missing.arrived"
         drafts.append(sms_draft(kind, contact, catalogue, catalogue.text(text, **values)))
