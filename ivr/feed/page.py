@@ -143,7 +143,7 @@ async def staff_page(
                 school=access.schools.get(pupil.school_id, ""),
                 days=worrying[pupil.id],
             )
-            for pupil in flagged
+            for pupil in sorted(flagged, key=lambda p: (p.group_name, *PupilName.of(p).order()))
         ],
         csrf=csrf_token(access, settings_of(request)),
         roll_call=roll,
