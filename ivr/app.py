@@ -15,6 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from ivr import __version__
 from ivr.feed.routes import router as feed_router
+from ivr.feed.webhook_docs import router as absence_webhooks
 from ivr.i18n.lookup import Catalogues
 from ivr.logs import configure_logging
 from ivr.notify.routes import router as notify_router
@@ -83,6 +84,7 @@ def create_app(
     app.include_router(notify_router)
     app.include_router(feed_router)
     app.include_router(health_router)
+    app.webhooks.include_router(absence_webhooks)  # documented only: the dispatcher posts them
     # Outermost last: the size limit sees every request, the webhooks then go straight on.
     app.add_middleware(WebhookLane, handlers=webhook_handlers(voice_router, notify_router))
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)

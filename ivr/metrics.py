@@ -6,11 +6,14 @@ sum them in Prometheus); the outbox figures are read from the database at each s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TypeVar
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
 
 _Metric = TypeVar("_Metric", bound=MetricWrapperBase)
 
@@ -71,3 +74,40 @@ ROSTER_CHANGES = Counter(
     "linked and unlinked, by roster syncs.",
     ["kind"],
 )
+
+
+class WebhookFigures(Collector):
+    """Absence webhooks by endpoint: deliveries by outcome and those waiting. Whichever
+    process made them (the server's dispatcher or an ``ivr worker``), they are counted on
+    the endpoint's row and read from the database at each scrape (``update``)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, int, int, int]] = []
+
+    def update(self, rows: list[tuple[int, int, int, int, int]]) -> None:
+        """``(endpoint id, sent, retried, failed, pending)`` of every endpoint."""
+        self.rows = rows
+
+    def collect(self) -> Iterator[Metric]:
+        deliveries = CounterMetricFamily(
+            "ivr_webhook_deliveries",
+            "Attempts to post absence events, by endpoint id and outcome: sent (2xx), retry "
+            "(a failure to try again), failed (given up, or 410 Gone, which disables the "
+            "endpoint).",
+            labels=["endpoint", "outcome"],
+        )
+        pending = GaugeMetricFamily(
+            "ivr_webhook_pending",
+            "Absence events waiting to be posted (or being posted), by endpoint id.",
+            labels=["endpoint"],
+        )
+        for endpoint, sent, retried, failed, waiting in self.rows:
+            for outcome, count in (("sent", sent), ("retry", retried), ("failed", failed)):
+                deliveries.add_metric([str(endpoint), outcome], count)
+            pending.add_metric([str(endpoint)], waiting)
+        yield deliveries
+        yield pending
+
+
+WEBHOOKS_OUT = WebhookFigures()
+REGISTRY.register(WEBHOOKS_OUT)

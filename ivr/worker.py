@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from ivr.notify.dispatcher import Dispatcher
+from ivr.notify.dispatcher import Dispatcher, dispatcher_name
 from ivr.notify.gateways import build_gateways
+from ivr.notify.webhook_gateway import WebhookGateway
+from ivr.notify.webhook_lane import WebhookLane
 from ivr.services.jobs import side_jobs
+from ivr.services.webhook_relay import WebhookRelay
 from ivr.settings import Settings
 from ivr.store.db import Database
 
@@ -22,13 +25,27 @@ async def dispatcher_for(
     settings: Settings,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> AsyncIterator[Dispatcher]:
-    """A dispatcher with the gateways the settings choose; they are closed afterwards."""
+    """A dispatcher with the gateways the settings choose, and the absence webhooks' lane;
+    they are closed afterwards."""
     gateways = build_gateways(settings)
+    webhooks = WebhookGateway(settings, clock)
+    name = dispatcher_name()
+    relay = WebhookRelay(database, name, settings.outbox_poll_seconds)
+    lane = WebhookLane(database, webhooks, settings, clock, relay, name)
     try:
-        yield Dispatcher(database, gateways, settings, clock, jobs=side_jobs(database, settings))
+        yield Dispatcher(
+            database,
+            gateways,
+            settings,
+            clock,
+            name,
+            jobs=side_jobs(database, settings),
+            lanes=[lane],
+        )
     finally:
         for gateway in gateways.values():
             await gateway.close()
+        await webhooks.close()
 
 
 async def run_worker(settings: Settings, say: Callable[[str], None]) -> None:

@@ -17,6 +17,7 @@ from ivr.cli import (
     security,
     serving,
     staff,
+    webhooks,
 )
 
 app = typer.Typer(help="Telephone absence line for schools.", no_args_is_help=True)
@@ -34,3 +35,4 @@ app.add_typer(missing.app, name="missing")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(staff.staff_app, name="staff")
 app.add_typer(security.app, name="security")
+app.add_typer(webhooks.app, name="webhook")

@@ -22,12 +22,13 @@ import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
 from ivr.domain.phone import mask
+from ivr.notify.outcomes import Outcomes
 from ivr.notify.sending import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.services.jobs import Job
 from ivr.settings import Settings
@@ -42,6 +43,9 @@ CALLS_LEASE = "calls"
 CALLS_LEASE_HOLD = timedelta(seconds=5)
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=15)
+# Sent by loops of their own, not by the main one: outreach calls (paced), and absence
+# webhooks (a lane, ``Lane``: a slow endpoint must hold up no confirmation).
+OWN_LOOPS = ("call", "webhook")
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -59,39 +63,12 @@ def dispatcher_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class _Outcomes:
-    """What the sends came to, written together: every outcome that arrives while the last
-    write is under way goes into the next transaction (a group commit). A sender waits
-    until its own outcome is written, so a clean stop never leaves one unwritten."""
+class Lane(Protocol):
+    """Messages sent beside the others, in a loop of their own (absence webhooks)."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self.waiting: list[tuple[Callable[[Session], object], asyncio.Future[None]]] = []
-        self.writer: asyncio.Task[None] | None = None
+    async def run(self, stop: asyncio.Event) -> None: ...
 
-    async def record(self, write: Callable[[Session], object]) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self.waiting.append((write, done))
-        if self.writer is None or self.writer.done():
-            self.writer = asyncio.create_task(self._write())
-        await done
-
-    async def _write(self) -> None:
-        while self.waiting:
-            batch, self.waiting = self.waiting, []
-
-            def write_all(session: Session, batch: list[Any] = batch) -> None:
-                for write, _done in batch:
-                    write(session)
-
-            try:
-                await self.database.run(write_all)
-            except Exception as error:  # noqa: BLE001 - every waiting sender hears of it
-                for _write, done in batch:
-                    done.set_exception(error)
-                continue
-            for _write, done in batch:
-                done.set_result(None)
+    def wake_up(self) -> None: ...
 
 
 class Dispatcher:
@@ -103,9 +80,11 @@ class Dispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         name: str | None = None,
         jobs: Sequence[Job] = (),
+        lanes: Sequence[Lane] = (),
     ) -> None:
         self.database = database
         self.jobs = jobs
+        self.lanes = lanes
         self.gateways = gateways
         self.settings = settings
         self.clock = clock
@@ -113,7 +92,7 @@ class Dispatcher:
         self.wake = asyncio.Event()
         self.urgent_wake = asyncio.Event()
         self.placing: set[asyncio.Task[None]] = set()
-        self.outcomes = _Outcomes(database)
+        self.outcomes = Outcomes(database)
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
             channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
@@ -133,6 +112,8 @@ class Dispatcher:
         """New messages wait in the outbox: look now instead of at the next poll."""
         self.wake.set()
         self.urgent_wake.set()
+        for lane in self.lanes:
+            lane.wake_up()
 
     def describe(self) -> list[str]:
         return [gateway.description for gateway in self.gateways.values()]
@@ -144,6 +125,7 @@ class Dispatcher:
         await self.check_gateways()
         calls = asyncio.create_task(self._place_calls(stop)) if "call" in self.gateways else None
         urgent = asyncio.create_task(self._send_urgent(stop))
+        lanes = [asyncio.create_task(lane.run(stop)) for lane in self.lanes]
         while not stop.is_set():
             for job in self.jobs:
                 await job.tick(self.clock())
@@ -153,6 +135,7 @@ class Dispatcher:
         if calls is not None:
             await calls
         await urgent
+        await asyncio.gather(*lanes)
 
     async def _place_calls(self, stop: asyncio.Event) -> None:
         """Outreach calls, beside the other messages so that their pace holds up nothing."""
@@ -211,7 +194,7 @@ class Dispatcher:
         lease = timedelta(seconds=self.settings.outbox_lease_seconds)
         batch = await self.database.run(
             lambda session: claim_due(
-                session, now, self.settings.outbox_batch, lease, self.name, leaving_out=["call"]
+                session, now, self.settings.outbox_batch, lease, self.name, leaving_out=OWN_LOOPS
             )
         )
         if batch:
@@ -230,7 +213,7 @@ class Dispatcher:
                 self.settings.outbox_batch,
                 lease,
                 self.name,
-                leaving_out=["call"],
+                leaving_out=OWN_LOOPS,
                 urgent=True,
             )
         )

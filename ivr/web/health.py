@@ -7,10 +7,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from ivr import metrics
 from ivr.domain.statuses import MessageStatus
 from ivr.store.outbox import count_by_status
+from ivr.store.webhook_deliveries import endpoint_figures
 from ivr.web.state import database_of
 
 router = APIRouter(tags=["health"])
@@ -41,11 +43,20 @@ async def readyz(request: Request) -> JSONResponse:
 )
 async def prometheus_metrics(request: Request) -> Response:
     """Webhooks by step and outcome, their latency, absences recorded, refused calls,
-    unknown personal numbers, and the outbox by status."""
+    unknown personal numbers, the outbox by status, and absence webhooks by endpoint."""
+
+    def read(session: Session) -> tuple[dict[str, int], list[tuple[int, int, int, int, int]]]:
+        endpoints = [
+            (e.endpoint_id, e.sent, e.retried, e.failed, e.pending)
+            for e in endpoint_figures(session)
+        ]
+        return count_by_status(session), endpoints
+
     try:
-        by_status = await database_of(request).run(count_by_status, within=2.0)
+        by_status, endpoints = await database_of(request).run(read, within=2.0)
     except Exception:  # noqa: BLE001 - the process's own figures are still worth serving
-        by_status = {}
+        by_status, endpoints = {}, []
     for status in MessageStatus:
         metrics.OUTBOX.labels(status).set(by_status.get(status, 0))
+    metrics.WEBHOOKS_OUT.update(endpoints)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,7 @@ from ivr.store.models.roster import (
     School,
 )
 from ivr.store.models.staff import ContactTeacher, Digest, StaffToken, StaffTokenSchool
+from ivr.store.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -38,6 +39,7 @@ __all__ = [
     "StaffToken",
     "StaffTokenSchool",
     "UTCDateTime",
+    "WebhookEndpoint",
     "table_of",
     "utc_now",
 ]

@@ -33,6 +33,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("kind", "absence_id", "recipient", "channel"),
         UniqueConstraint("kind", "outreach_id", "recipient", "channel"),
+        # An absence event goes to an endpoint once (``ivr.services.webhooks``).
+        UniqueConstraint("webhook_endpoint_id", "feed_event_id"),
         Index("ix_outbox_due", "status", "next_attempt_at"),
     )
 
@@ -41,6 +43,12 @@ class OutboxMessage(Base):
     absence_id: Mapped[int | None] = mapped_column(ForeignKey("absences.id", ondelete="CASCADE"))
     outreach_id: Mapped[int | None] = mapped_column(
         ForeignKey("outreaches.id", ondelete="CASCADE"), index=True
+    )
+    webhook_endpoint_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    feed_event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feed_events.id", ondelete="CASCADE"), index=True
     )
     recipient: Mapped[str] = mapped_column(String(64))
     recipient_name: Mapped[str] = mapped_column(String(200))
