@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from ivr.domain.masking import masked_address
+from ivr.domain.names import PupilName
 from ivr.store.feed import StaffAbsence
 from ivr.store.models import OutboxMessage
 
@@ -19,7 +20,10 @@ HHMM = r"^\d{2}:\d{2}$"
 class Message(BaseModel):
     """A confirmation (or cancellation) sent to a guardian, or to the pupil from 18."""
 
-    recipient: str = Field(description="The guardian's (or pupil's) name.")
+    recipient: str = Field(
+        description="The guardian's (or pupil's) name; the first word of it when the "
+        "pupil's identity is protected."
+    )
     channel: Literal["sms", "email"]
     to: str = Field(description="The address, masked: `+46 70 *** ** 05`, `a***@example.com`.")
     status: Literal["pending", "sending", "sent", "delivered", "failed"] = Field(
@@ -42,7 +46,10 @@ class Cancellation(BaseModel):
 class Absence(BaseModel):
     reference: str = Field(description="The report's reference, as in the guardians' SMS.")
     pupil_id: str = Field(description="The pupil's id in the roster.")
-    pupil: str = Field(description="First and last name.")
+    pupil: str = Field(
+        description="First and last name; the first name only when the pupil's identity "
+        "is protected."
+    )
     group: str
     school: str
     start_date: date
@@ -67,10 +74,10 @@ def _hhmm(moment: time | None) -> str | None:
     return moment.strftime("%H:%M") if moment is not None else None
 
 
-def _message(message: OutboxMessage) -> Message:
+def _message(message: OutboxMessage, name: PupilName) -> Message:
     return Message.model_validate(
         {
-            "recipient": message.recipient_name,
+            "recipient": name.contact(message.recipient_name),
             "channel": message.channel,
             "to": masked_address(message.channel, message.address),
             "status": message.status,
@@ -80,11 +87,12 @@ def _message(message: OutboxMessage) -> Message:
 
 def absence_out(item: StaffAbsence) -> Absence:
     absence, zone = item.absence, ZoneInfo(item.organisation.timezone)
+    name = PupilName.of(item.pupil)
     return Absence.model_validate(
         {
             "reference": absence.reference,
             "pupil_id": item.pupil.external_id,
-            "pupil": f"{item.pupil.first_name} {item.pupil.last_name}",
+            "pupil": name.shown,
             "group": item.pupil.group_name,
             "school": item.school.name,
             "start_date": absence.start_date,
@@ -109,7 +117,7 @@ def absence_out(item: StaffAbsence) -> Absence:
             }
             if absence.cancelled_at is not None
             else None,
-            "confirmations": [_message(m) for m in item.messages_of("confirmation")],
-            "cancellation_messages": [_message(m) for m in item.messages_of("cancellation")],
+            "confirmations": [_message(m, name) for m in item.messages_of("confirmation")],
+            "cancellation_messages": [_message(m, name) for m in item.messages_of("cancellation")],
         }
     )
