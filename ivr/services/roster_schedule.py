@@ -55,7 +55,7 @@ def runs_due(session: Session, settings: Settings, now: datetime) -> list[Due]:
             select(Organisation, RosterSync).join(
                 RosterSync, RosterSync.organisation_id == Organisation.id
             )
-        ).tuples()
+        )
     )
     known = {(organisation.id, state.source) for organisation, state in sources}
     organisations = list(session.scalars(select(Organisation)))

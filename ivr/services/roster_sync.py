@@ -123,7 +123,7 @@ def _mentors(session: Session, organisation_id: int, mentors: list[MentorRecord]
             .join(Pupil, Pupil.school_id == School.id)
             .where(School.organisation_id == organisation_id, Pupil.active.is_(True))
             .distinct()
-        ).tuples()
+        )
     )
     records = [
         TeacherRecord(0, m.school, m.group, m.name, m.email, m.phone)

@@ -15,7 +15,7 @@ STOCKHOLM = "Europe/Stockholm"
 
 
 def _settings(sync_at: time | None = time(5, 30)) -> Settings:
-    return Settings(_env_file=None, sync_at=sync_at)  # type: ignore[call-arg]
+    return Settings(_env_file=None, sync_at=sync_at)
 
 
 def _at(day: int, hour: int, minute: int = 0, month: int = 3) -> datetime:
