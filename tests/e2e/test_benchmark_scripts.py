@@ -87,3 +87,17 @@ def test_the_missing_pupil_benchmark_reaches_every_guardian_and_times_the_alert(
     assert figures["calls_all_seconds"] is not None
     [alert] = figures["alert_seconds"]
     assert alert is not None and alert == figures["alert_max_seconds"]
+
+
+def test_the_sync_benchmark_syncs_a_delta_and_the_same_data_again(tmp_path: Path) -> None:
+    report = tmp_path / "sync.json"
+    completed = _run_script(
+        "scripts/bench_sync.py", "--pupils", "300", "--db", "sqlite", "--json", str(report)
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    figures = json.loads(report.read_text())["sqlite"]
+    assert figures["full"]["added"] == 300
+    assert figures["full"]["guardians_linked"] == 600
+    assert figures["delta"]["left"] == 20, "15 enrolments ended and 5 pupils deleted"
+    assert figures["again"] == dict.fromkeys(figures["again"], 0), "the same data changes nothing"
+    assert figures["active_pupils"] == 280
