@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +36,8 @@ from tests.ss12000.fixture import (
     fictional_phone,
 )
 from tests.ss12000.server import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     LocalSchoolSystem,
     RunningSchoolSystem,
     ServerTls,
@@ -132,6 +135,26 @@ def test_a_token_that_expires_is_fetched_again(school: RunningSchoolSystem) -> N
 
     assert len(roster.pupils) == 45 and roster.problems == []
     assert 2 <= api.tokens_issued <= api.data_requests + 1
+
+
+def test_the_token_endpoint_takes_the_client_in_the_form_too(school: RunningSchoolSystem) -> None:
+    form = {"grant_type": "client_credentials", "client_id": CLIENT_ID}
+
+    issued = httpx.post(school.token_url, data={**form, "client_secret": CLIENT_SECRET})
+    wrong = httpx.post(school.token_url, data={**form, "client_secret": "guess"})
+    grant = httpx.post(school.token_url, data={"grant_type": "password"}, auth=(CLIENT_ID, "x"))
+    used = httpx.get(
+        f"{school.url}/organisations",
+        headers={"Authorization": f"Bearer {issued.json()['access_token']}"},
+    )
+
+    assert issued.status_code == 200 and issued.json()["token_type"] == "Bearer"
+    assert issued.json()["expires_in"] == 3600
+    assert school.api.token_auth_methods == ["client_secret_post"]
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "invalid_client"})
+    assert (grant.status_code, grant.json()) == (400, {"error": "unsupported_grant_type"})
+    assert used.status_code == 200 and len(used.json()["data"]) == 4
+    assert httpx.get(f"{school.url}/organisations").status_code == 401
 
 
 def test_a_bearer_token_is_sent_as_it_is(school: RunningSchoolSystem) -> None:
