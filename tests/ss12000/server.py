@@ -109,6 +109,19 @@ class LocalSchoolSystem:
             ]
         )
 
+    def prepare(self) -> None:
+        """Encode every person as a full read asks for them (pupils with their
+        memberships), so that the first read does not wait for it."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._refresh()
+            for key, person in self.data.persons.items():
+                self._person(key, bool(person.get("enrolments")), False)
+        finally:
+            if collecting:
+                gc.enable()
+
     def release(self) -> None:
         """Let a request held by ``hang_on_request`` end (the server is stopping)."""
         self._released.set()
@@ -362,11 +375,12 @@ def serve_school_system(
     api: LocalSchoolSystem, tls: ServerTls | None = None
 ) -> Iterator[RunningSchoolSystem]:
     """Run ``api`` with uvicorn on a free port of 127.0.0.1 in a background thread for the
-    ``with`` block (over HTTPS with ``tls``); stopped (and any held request let go) at its
-    end. What the process
+    ``with`` block (over HTTPS with ``tls``), its pages encoded before it starts; stopped
+    (and any held request let go) at its end. What the process
     holds when it starts (the fixture above all) is kept out of the garbage collector's
     passes meanwhile: a hundred thousand pupils' entities would make each pass of the
     reading client scan them too."""
+    api.prepare()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
