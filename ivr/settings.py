@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     webhook_concurrency: int = Field(default=8, ge=1, le=100)
 
+    # Staff who sign in to /staff with their organisation's account (``ivr org oidc``): a
+    # session unused this long is over; the ID token's times are checked with this much
+    # tolerance for the provider's clock; how long the provider may take to answer.
+    staff_session_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
+    oidc_leeway_seconds: int = Field(default=120, ge=0, le=600)
+    oidc_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
     # The staff feed: when contact teachers get the day's digest (in the organisation's
     # time zone). School days are the organisation's country's (``ivr org add --country``).
     digest_time: time = time(7, 45)

@@ -8,7 +8,12 @@ Where a request may carry its token:
   that header by itself, and a cross-site request that sets it needs CORS, which is off).
 - ``?token=<token>``: reading (feed readers cannot send headers; a link opens the page).
 - the page's cookie (HttpOnly, SameSite=Strict): reading, and the page's own forms, which
-  also carry a CSRF token (``ivr.feed.page``).
+  also carry a CSRF token (``ivr.feed.page``); only for an organisation whose staff do not
+  sign in with their own account.
+
+A person signed in with their organisation's account (``ivr.feed.sign_in``) has a session
+cookie instead: the page and its forms, and reading the API of whole schools (the page's
+CSV link); a teacher, who sees some groups only, reads the API with a token.
 
 Whatever is wrong (no token, an unknown one, a revoked one, a school the token does not
 have), the answer is the same 401, so it tells nothing about who or what exists.
@@ -18,17 +23,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyCookie, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from ivr.services.sign_in import session_hash
 from ivr.services.staff_tokens import token_hash
 from ivr.settings import Settings
 from ivr.store.db import Database
+from ivr.store.sign_in import has_provider, session_access
 from ivr.store.staff import StaffAccess, find_access
 
 COOKIE = "ivr_staff"
+SESSION_COOKIE = "ivr_staff_session"
 UNAUTHORISED = "a valid staff token is needed"
 
 # Documented on every staff route.
@@ -67,6 +76,37 @@ async def resolve(request: Request, token: str | None) -> StaffAccess | None:
     return await database.run(lambda session: find_access(session, hashed))
 
 
+async def signed_in(request: Request) -> StaffAccess | None:
+    """The access of the person whose session cookie the request carries, or None."""
+    value = request.cookies.get(SESSION_COOKIE, "")
+    if not value or len(value) > 200:
+        return None
+    settings: Settings = request.app.state.settings
+    database: Database = request.app.state.database
+    hashed = session_hash(value, settings)
+    now = request.app.state.clock()
+    idle = timedelta(minutes=settings.staff_session_minutes)
+    return await database.run(lambda session: session_access(session, hashed, now, idle))
+
+
+async def token_for_page(request: Request, token: str | None) -> StaffAccess | None:
+    """A token's access on the page: none once the organisation's staff sign in with
+    their own account (tokens are then for machines only)."""
+    access = await resolve(request, token)
+    if access is None:
+        return None
+    database: Database = request.app.state.database
+    organisation_id = access.organisation_id
+    if await database.run(lambda session: has_provider(session, organisation_id)):
+        return None
+    return access
+
+
+async def page_access(request: Request) -> StaffAccess | None:
+    """Who reads the page: a signed-in person, or the token in the page's cookie."""
+    return await signed_in(request) or await token_for_page(request, request.cookies.get(COOKIE))
+
+
 _bearer = HTTPBearer(auto_error=False, description="A staff token (`ivr staff token create`).")
 _query = APIKeyQuery(
     name="token", auto_error=False, description="The staff token, for readers without headers."
@@ -84,6 +124,9 @@ async def reader(
     """Who may read: a token in the header, the query or the page's cookie."""
     presented = bearer.credentials if bearer is not None else (query or cookie)
     access = await resolve(request, presented)
+    if access is None and presented is None:
+        person = await signed_in(request)
+        access = person if person is not None and person.whole_schools else None
     if access is None:
         raise unauthorised()
     return access

@@ -20,7 +20,7 @@ from ivr.feed.access import ACCESS_ERRORS, StaffReader, StaffWriter, schools_ask
 from ivr.feed.params import From, Group, SchoolName, To
 from ivr.feed.schemas import Absence, AbsencePage, CancelRequest, School, absence_out
 from ivr.services.cancellation import cancel_report
-from ivr.store import feed
+from ivr.store import audit, feed
 from ivr.store.feed import START, AbsenceFilter, Position
 from ivr.store.staff import StaffAccess
 from ivr.web.state import catalogues_of, database_of, invalid, now_of
@@ -117,11 +117,13 @@ async def one_absence(request: Request, access: StaffReader, reference: str) -> 
 async def acknowledge(request: Request, access: StaffWriter, reference: str) -> Absence:
     """Mark an absence as seen by staff. The first acknowledgement is kept."""
     now = now_of(request)
-    await database_of(request).run(
-        lambda session: feed.acknowledge(
-            session, _find(session, access, reference), access.who, now
-        )
-    )
+
+    def work(session: Session) -> None:
+        absence_id = _find(session, access, reference)
+        if feed.acknowledge(session, absence_id, access.who, now):
+            audit.record_absence(session, access, absence_id, "acknowledged", now)
+
+    await database_of(request).run(work)
     return await _one(request, access, reference)
 
 
@@ -135,9 +137,11 @@ async def cancel(
     if not reason:
         raise invalid("body", "reason", "say why the report is wrong")
     now, catalogues = now_of(request), catalogues_of(request)
-    await database_of(request).run(
-        lambda session: cancel_report(
-            session, _find(session, access, reference), access.who, reason, now, catalogues
-        )
-    )
+
+    def work(session: Session) -> None:
+        absence_id = _find(session, access, reference)
+        if cancel_report(session, absence_id, access.who, reason, now, catalogues):
+            audit.record_absence(session, access, absence_id, "cancelled", now)
+
+    await database_of(request).run(work)
     return await _one(request, access, reference)

@@ -11,7 +11,7 @@ from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ivr.feed.access import COOKIE, csrf_matches, resolve
+from ivr.feed.access import csrf_matches, page_access
 from ivr.store.staff import StaffAccess
 from ivr.web.state import settings_of
 
@@ -55,7 +55,7 @@ def parse_day(text: str | None) -> date | None:
         return None
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True
@@ -64,15 +64,16 @@ def _same_origin(request: Request) -> bool:
 
 
 async def form_access(request: Request, csrf: str) -> StaffAccess:
-    """Who sent the page's form: the cookie's token, with this page's CSRF token."""
-    access = await resolve(request, request.cookies.get(COOKIE))
+    """Who sent the page's form: the signed-in person or the cookie's token, with this
+    page's CSRF token."""
+    access = await page_access(request)
     if access is None:
-        raise HTTPException(status_code=401, detail="sign in again with your link")
-    if not _same_origin(request) or not csrf_matches(access, settings_of(request), csrf):
+        raise HTTPException(status_code=401, detail="sign in again")
+    if not same_origin(request) or not csrf_matches(access, settings_of(request), csrf):
         raise HTTPException(status_code=403, detail="the form is not from this page; reload it")
     return access
 
 
 async def cookie_access(request: Request) -> StaffAccess | None:
-    """Who reads the page: the cookie's token."""
-    return await resolve(request, request.cookies.get(COOKIE))
+    """Who reads the page: the signed-in person or the cookie's token."""
+    return await page_access(request)

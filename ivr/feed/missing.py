@@ -17,6 +17,7 @@ from ivr.feed.schemas import HHMM, NO_NUL
 from ivr.services.missing import marking
 from ivr.services.missing.rules import Rules, local_time
 from ivr.services.missing.views import MissingPupil, OutreachState, missing_pupils
+from ivr.store import audit
 from ivr.store import outreach as store
 from ivr.store.staff import StaffAccess
 from ivr.web.state import database_of, invalid, now_of, today_for, wake_dispatcher
@@ -116,6 +117,11 @@ async def mark(request: Request, access: StaffWriter, body: MarkRequest) -> Mark
             now=now,
             since=since,
         )
+        for m in marked:
+            if m.state == "started" and m.outreach is not None:
+                outreach_id = store.find_outreach(session, school_ids, m.outreach)
+                if outreach_id is not None:
+                    audit.record_outreach(session, access, outreach_id, "marked_missing", now)
         statuses = store.statuses_of(session, [m.outreach for m in marked if m.outreach])
         return [
             MarkedOut(
@@ -183,7 +189,8 @@ async def arrived(request: Request, access: StaffWriter, reference: str) -> Miss
 
     def work(session: Session) -> MissingPupil:
         outreach_id = _find(session, access, reference)
-        marking.arrived(session, rules, outreach_id=outreach_id, by=access.who, now=now)
+        if marking.arrived(session, rules, outreach_id=outreach_id, by=access.who, now=now):
+            audit.record_outreach(session, access, outreach_id, "arrived", now)
         [found] = missing_pupils(session, [outreach_id])
         return found
 

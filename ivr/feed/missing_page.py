@@ -24,8 +24,10 @@ from ivr.i18n import Catalogue
 from ivr.services.missing import marking
 from ivr.services.missing.rules import OPEN, Rules, local_time
 from ivr.services.missing.views import MissingPupil, missing_pupils
+from ivr.store import audit
 from ivr.store import outreach as store
 from ivr.store.roll_call import reported_in_schools, roll_call
+from ivr.store.sign_in import outreach_place, pupil_groups
 from ivr.store.staff import StaffAccess
 from ivr.web.state import (
     catalogue_for,
@@ -78,6 +80,8 @@ def roll_call_groups(
     for (school_id, group), pupils in groupby(
         found.pupils, key=lambda pupil: (pupil.school_id, pupil.group_name)
     ):
+        if not access.sees(school_id, group):
+            continue
         shown = RollCallGroup(access.schools[school_id], group)
         for pupil in sorted(pupils, key=lambda pupil: PupilName.of(pupil).order()):
             name = PupilName.of(pupil).shown
@@ -178,6 +182,7 @@ async def panel_context(
     outreaches = await database_of(request).run(
         lambda session: missing_pupils(session, store.outreaches_of(session, school_ids, day))
     )
+    outreaches = [o for o in outreaches if access.sees(access.school_id(o.school) or 0, o.group)]
     minutes = settings_of(request).missing_escalate_minutes
     return {
         "outreaches": panel_rows(catalogue, outreaches, minutes),
@@ -239,10 +244,13 @@ async def mark_form(
     rules: Rules = request.app.state.missing_rules
 
     def work(session: Session) -> list[marking.Marked]:
-        return [
-            marked
-            for school_id, pupil_ids in chosen.items()
-            for marked in marking.mark_missing(
+        for school_id, pupil_ids in chosen.items():
+            groups = pupil_groups(session, school_id, pupil_ids)
+            if not all(access.sees(school_id, group) for group in groups.values()):
+                raise HTTPException(status_code=422, detail="a pupil not of your groups; reload")
+        results: list[marking.Marked] = []
+        for school_id, pupil_ids in chosen.items():
+            marked = marking.mark_missing(
                 session,
                 rules,
                 organisation_id=access.organisation_id,
@@ -252,7 +260,11 @@ async def mark_form(
                 by=access.who,
                 now=now,
             )
-        ]
+            for result in marked:
+                if result.state == "started" and result.outreach is not None:
+                    audit.record(session, access, "marked_missing", result.outreach, school_id, now)
+            results.extend(marked)
+        return results
 
     try:
         results = await database_of(request).run(work, within=120)
@@ -277,9 +289,10 @@ async def arrived_form(request: Request, reference: str, csrf: Csrf, day: Day = 
 
     def work(session: Session) -> None:
         outreach_id = store.find_outreach(session, list(access.schools), reference)
-        if outreach_id is None:
+        if outreach_id is None or not access.sees(*outreach_place(session, outreach_id)):
             raise HTTPException(status_code=404, detail="no such outreach")
-        marking.arrived(session, rules, outreach_id=outreach_id, by=access.who, now=now)
+        if marking.arrived(session, rules, outreach_id=outreach_id, by=access.who, now=now):
+            audit.record_outreach(session, access, outreach_id, "arrived", now)
 
     await database_of(request).run(work)
     wake_dispatcher(request)

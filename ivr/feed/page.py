@@ -7,6 +7,10 @@ sends the browser on to ``/staff``, so the token leaves the address bar and hist
 link followed from another site (an email) would lose a SameSite=Strict cookie on an HTTP
 redirect; that answer is a page that moves on by itself instead.
 
+Once the organisation's staff sign in with their own account (``ivr.feed.sign_in``), the
+page takes no token, in the link or the cookie: a person's session instead, and a teacher
+sees only their own groups.
+
 Forms (acknowledge, cancel) are protected against cross-site request forgery three ways:
 the cookie is SameSite=Strict; each form carries a CSRF token, an HMAC of the staff
 token's hash under the secret key, which no other site can know; and a request whose
@@ -28,15 +32,17 @@ from ivr.domain.masking import masked_address
 from ivr.domain.names import PupilName
 from ivr.domain.statuses import AbsenceStatus
 from ivr.feed import overview
-from ivr.feed.access import COOKIE, csrf_token, resolve
+from ivr.feed.access import COOKIE, csrf_token, page_access, token_for_page
 from ivr.feed.forms import HEADERS, PAGE, Csrf, Day, form_access, html, page_url, parse_day
 from ivr.feed.missing_page import PANEL, REFRESH_SECONDS, panel_context, roll_call_groups
+from ivr.feed.sign_in import LOGOUT, sign_in_links
 from ivr.i18n import Catalogue
 from ivr.services.cancellation import cancel_report
 from ivr.services.staff_texts import local, period_text, pupil_name, recipient_name
-from ivr.store import feed
+from ivr.store import audit, feed
 from ivr.store.feed import AbsenceFilter, StaffAbsence
 from ivr.store.models import Pupil
+from ivr.store.sign_in import absence_place, providers, pupils_seen
 from ivr.store.staff import StaffAccess
 from ivr.web.state import (
     catalogue_for,
@@ -52,9 +58,17 @@ router = APIRouter(include_in_schema=False)
 COOKIE_DAYS = 90
 
 
-def _unauthorised(request: Request) -> HTMLResponse:
+async def _unauthorised(request: Request, token_refused: bool = False) -> HTMLResponse:
     catalogue = catalogues_of(request)(None)
-    response = html("unauthorised.html", 401, t=catalogue.text, lang=catalogue.language)
+    found = await database_of(request).run(providers)
+    response = html(
+        "unauthorised.html",
+        401,
+        t=catalogue.text,
+        lang=catalogue.language,
+        sign_in=sign_in_links(found),
+        token_refused=token_refused,
+    )
     response.delete_cookie(COOKIE, path="/")
     return response
 
@@ -91,12 +105,12 @@ async def staff_page(
     reported: int | None = None,
 ) -> Response:
     if token is not None:
-        if await resolve(request, token) is None:
-            return _unauthorised(request)
+        if await token_for_page(request, token) is None:
+            return await _unauthorised(request, token_refused=True)
         return _sign_in(request, token, day)
-    access = await resolve(request, request.cookies.get(COOKIE))
+    access = await page_access(request)
     if access is None:
-        return _unauthorised(request)
+        return await _unauthorised(request)
     catalogue = catalogue_for(request, access)
     today = today_for(access, now_of(request))
     shown = _day(day, today)
@@ -108,8 +122,13 @@ async def staff_page(
         spans = feed.reported_days(
             session, school_ids, shown - timedelta(days=overview.WINDOW_DAYS - 1), shown
         )
+        loaded = feed.load_absences(session, ids)
+        seen = pupils_seen(session, access)  # a teacher's groups only
+        if seen is not None:
+            spans = [span for span in spans if span[0] in seen]
+            loaded = [item for item in loaded if item.pupil.id in seen]
         flagged = feed.pupil_names(session, overview.worrying(days, spans))
-        return feed.load_absences(session, ids), spans, flagged
+        return loaded, spans, flagged
 
     items, spans, flagged = await database_of(request).run(read)
     now = now_of(request)
@@ -146,6 +165,9 @@ async def staff_page(
             for pupil in sorted(flagged, key=lambda p: (p.group_name, *PupilName.of(p).order()))
         ],
         csrf=csrf_token(access, settings_of(request)),
+        person=access.person,
+        logout=LOGOUT,
+        whole_schools=access.whole_schools,
         roll_call=roll,
         notice=_notice(catalogue, started, reported),
         panel_url=page_url(shown).replace(PAGE, PANEL, 1),
@@ -232,7 +254,7 @@ def _row(catalogue: Catalogue, item: StaffAbsence, worrying: dict[int, int]) -> 
 
 def _find(session: Session, access: StaffAccess, reference: str) -> int:
     absence_id = feed.find_absence_id(session, list(access.schools), reference)
-    if absence_id is None:
+    if absence_id is None or not access.sees(*absence_place(session, absence_id)):
         raise HTTPException(status_code=404, detail="no such absence")
     return absence_id
 
@@ -241,11 +263,13 @@ def _find(session: Session, access: StaffAccess, reference: str) -> int:
 async def acknowledge_form(request: Request, reference: str, csrf: Csrf, day: Day = "") -> Response:
     access = await form_access(request, csrf)
     now = now_of(request)
-    await database_of(request).run(
-        lambda session: feed.acknowledge(
-            session, _find(session, access, reference), access.who, now
-        )
-    )
+
+    def work(session: Session) -> None:
+        absence_id = _find(session, access, reference)
+        if feed.acknowledge(session, absence_id, access.who, now):
+            audit.record_absence(session, access, absence_id, "acknowledged", now)
+
+    await database_of(request).run(work)
     return RedirectResponse(page_url(parse_day(day), f"absence-{reference}"), status_code=303)
 
 
@@ -261,9 +285,11 @@ async def cancel_form(
     if not reason.strip():
         raise HTTPException(status_code=422, detail="say why the report is wrong")
     now, catalogues = now_of(request), catalogues_of(request)
-    await database_of(request).run(
-        lambda session: cancel_report(
-            session, _find(session, access, reference), access.who, reason.strip(), now, catalogues
-        )
-    )
+
+    def work(session: Session) -> None:
+        absence_id = _find(session, access, reference)
+        if cancel_report(session, absence_id, access.who, reason.strip(), now, catalogues):
+            audit.record_absence(session, access, absence_id, "cancelled", now)
+
+    await database_of(request).run(work)
     return RedirectResponse(page_url(parse_day(day), f"absence-{reference}"), status_code=303)

@@ -15,9 +15,11 @@ from ivr.services.missing.marking import escalate_due, recall_due
 from ivr.services.missing.rules import missing_rules
 from ivr.services.roster_schedule import roster_ticks
 from ivr.settings import Settings
+from ivr.store import audit
 from ivr.store.db import Database
 from ivr.store.outreach import delete_outreaches_before
 from ivr.store.retention import delete_old_absences, delete_old_calls
+from ivr.store.sign_in import delete_idle_sessions
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,8 @@ def retention(database: Database, settings: Settings) -> Every:
     """Deletes call records and missing pupils' outreaches after
     ``IVR_CALL_RETENTION_DAYS``, and absences when their
     school's retention (``IVR_ABSENCE_RETENTION_DAYS`` unless the school has its own) is
-    over; once an hour."""
+    over; the audit of staff actions after ``IVR_ABSENCE_RETENTION_DAYS``, and staff
+    sessions once they are idle too long; once an hour."""
 
     async def forget(now: datetime) -> int:
         calls_before = now - timedelta(days=settings.call_retention_days)
@@ -73,6 +76,10 @@ def retention(database: Database, settings: Settings) -> Every:
         absences = await database.run(
             lambda session: delete_old_absences(session, today, settings.absence_retention_days)
         )
+        audit_before = now - timedelta(days=settings.absence_retention_days)
+        idle_before = now - timedelta(minutes=settings.staff_session_minutes)
+        await database.run(lambda session: audit.delete_before(session, audit_before))
+        await database.run(lambda session: delete_idle_sessions(session, idle_before))
         if calls or absences or outreaches:
             log.info(
                 "retention",

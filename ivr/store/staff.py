@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import exists, insert, select, update
@@ -27,7 +27,10 @@ from ivr.store.models import (
 
 @dataclass(frozen=True, slots=True)
 class StaffAccess:
-    """What a valid token lets its holder see: some schools of one organisation."""
+    """What a valid token, or a signed-in person (``ivr.store.sign_in``), may see: some
+    schools of one organisation; in the schools of ``groups``, only those groups (a
+    teacher's). A person's ``token_hash`` is their session's, to which the page's CSRF
+    token is bound."""
 
     token_id: int
     label: str | None
@@ -38,11 +41,27 @@ class StaffAccess:
     language: str
     country: str
     schools: dict[int, str]
+    groups: Mapping[int, frozenset[str]] = field(default_factory=dict)
+    person: str | None = None
 
     @property
     def who(self) -> str:
-        """How an acknowledgement or a cancellation made with this token is signed."""
+        """How an acknowledgement, a cancellation or a marking is signed: the person's
+        email, or the token's name."""
+        if self.person is not None:
+            return self.person
         return self.label or f"token {self.token_id}"
+
+    @property
+    def whole_schools(self) -> bool:
+        """True unless some school is seen only in part (a teacher's groups)."""
+        return not self.groups
+
+    def sees(self, school_id: int, group: str) -> bool:
+        if school_id not in self.schools:
+            return False
+        groups = self.groups.get(school_id)
+        return groups is None or group in groups
 
     def school_id(self, name: str) -> int | None:
         return next((id_ for id_, school in self.schools.items() if school == name), None)

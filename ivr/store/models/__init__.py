@@ -13,12 +13,14 @@ from ivr.store.models.roster import (
     RosterSync,
     School,
 )
+from ivr.store.models.sign_in import AuditEntry, SignInProvider, StaffGrant, StaffSession
 from ivr.store.models.staff import ContactTeacher, Digest, StaffToken, StaffTokenSchool
 from ivr.store.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "NAMING_CONVENTION",
     "Absence",
+    "AuditEntry",
     "Base",
     "Call",
     "ContactTeacher",
@@ -36,6 +38,9 @@ __all__ = [
     "PupilGuardian",
     "RosterSync",
     "School",
+    "SignInProvider",
+    "StaffGrant",
+    "StaffSession",
     "StaffToken",
     "StaffTokenSchool",
     "UTCDateTime",
