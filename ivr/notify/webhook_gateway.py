@@ -38,6 +38,10 @@ class EndpointGone(PermanentFailure):
     """The receiver answered 410 Gone: it takes no more events."""
 
 
+class EndpointUnreachable(TemporaryFailure):
+    """No answer in time, or no connection: the endpoint as a whole, not this event."""
+
+
 class WebhookGateway:
     channel = "webhook"
 
@@ -71,9 +75,9 @@ class WebhookGateway:
             async with asyncio.timeout(self.timeout):
                 status = await self._post(post)
         except (TimeoutError, httpx.TimeoutException):
-            raise TemporaryFailure(f"no answer within {self.timeout:g} s") from None
+            raise EndpointUnreachable(f"no answer within {self.timeout:g} s") from None
         except httpx.ConnectError as error:
-            raise TemporaryFailure(f"could not connect: {error or 'refused'}") from None
+            raise EndpointUnreachable(f"could not connect: {error or 'refused'}") from None
         except httpx.HTTPError as error:
             raise TemporaryFailure(f"{type(error).__name__}: {error}") from None
         if 200 <= status < 300:

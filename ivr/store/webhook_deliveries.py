@@ -4,7 +4,8 @@ error, last success, counts by outcome) written in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -134,16 +135,32 @@ def _endpoint_update(session: Session, endpoint_id: int, **values: Any) -> None:
     )
 
 
-def record_delivered(
-    session: Session, delivery: Delivery, holder: str, now: datetime, status: str
-) -> None:
-    if mark_sent(session, delivery.message_id, holder, now, delivery.webhook_id, status):
+@dataclass(frozen=True, slots=True)
+class Sent:
+    delivery: Delivery
+    at: datetime
+    status: str  # the HTTP status the receiver answered
+
+
+def record_delivered(session: Session, sent: Sequence[Sent], holder: str) -> None:
+    """Deliveries the receivers took (those this holder still has), and each endpoint's
+    figures once."""
+    taken: Counter[int] = Counter()
+    latest: dict[int, datetime] = {}
+    for item in sent:
+        delivery = item.delivery
+        if mark_sent(
+            session, delivery.message_id, holder, item.at, delivery.webhook_id, item.status
+        ):
+            taken[delivery.endpoint_id] += 1
+            latest[delivery.endpoint_id] = max(item.at, latest.get(delivery.endpoint_id, item.at))
+    for endpoint_id, count in taken.items():
         _endpoint_update(
             session,
-            delivery.endpoint_id,
+            endpoint_id,
             consecutive_failures=0,
-            last_success_at=now,
-            sent_count=WebhookEndpoint.sent_count + 1,
+            last_success_at=latest[endpoint_id],
+            sent_count=WebhookEndpoint.sent_count + count,
         )
 
 
@@ -181,7 +198,7 @@ def record_failed(
     disable: bool = False,
 ) -> None:
     """The delivery is given up; ``disable`` (the receiver said 410 Gone) also disables
-    the endpoint and drops what was waiting for it."""
+    the endpoint and drops what was waiting for it, here or in no process."""
     if not mark_failed(session, delivery.message_id, holder, now, error):
         return
     _failure(
@@ -194,9 +211,21 @@ def record_failed(
         update(OutboxMessage)
         .where(
             OutboxMessage.webhook_endpoint_id == delivery.endpoint_id,
-            OutboxMessage.status == MessageStatus.PENDING,
+            or_(
+                OutboxMessage.status == MessageStatus.PENDING,
+                and_(
+                    OutboxMessage.status == MessageStatus.SENDING,
+                    OutboxMessage.claimed_by == holder,
+                ),
+            ),
         )
-        .values(status=MessageStatus.CANCELLED, last_error=error, updated_at=now)
+        .values(
+            status=MessageStatus.CANCELLED,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=error,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -222,3 +251,28 @@ def endpoint_figures(session: Session) -> list[EndpointFigures]:
         )
         for state in list_endpoints(session)
     ]
+
+
+def defer(
+    session: Session, delivery: Delivery, holder: str, now: datetime, until: datetime
+) -> None:
+    """Hand back a claimed delivery that was not tried (its endpoint is resting after a
+    failure, or it waited too long for its turn): due again at ``until``, the claim's
+    attempt given back."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == delivery.message_id,
+            OutboxMessage.status == MessageStatus.SENDING,
+            OutboxMessage.claimed_by == holder,
+        )
+        .values(
+            status=MessageStatus.PENDING,
+            claimed_by=None,
+            claimed_until=None,
+            attempts=OutboxMessage.attempts - 1,
+            next_attempt_at=until,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )

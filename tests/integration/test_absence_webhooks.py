@@ -264,7 +264,6 @@ def test_a_hanging_endpoint_holds_up_no_confirmation_nor_other_endpoint(
     assert confirmed < 3.0, f"confirmations took {confirmed:.2f} s"
     assert last.event["data"]["reference"] == reference
     assert len(receiver.of("slow")) == 4, "still hanging, and no fifth one to the same endpoint"
-    assert [d["status"] for d in deliveries(db, slow)].count("sending") == 4
 
     receiver.let_go.set()
     wait_until(lambda: len(receiver.of("slow")) == 5)

@@ -39,17 +39,17 @@ def settings(database_url: str, clock: Clock) -> Settings:
     return settings
 
 
-def add(settings: Settings, url: str, organisation: str = "Testkommun", *events: str) -> int:
-    """An endpoint as ``ivr webhook add`` makes it; its id."""
+def add(
+    settings: Settings, url: str, organisation: str = "Testkommun", secret: str | None = None
+) -> int:
+    """An endpoint for every event, as ``ivr webhook add`` makes it; its id."""
 
     def work(session: Session) -> int:
         found = find_organisation(session, organisation)
         assert found is not None
         secrets = EndpointSecrets(settings.personal_number_key)
-        sealed = secrets.seal(new_secret(), found.id, url)
-        endpoint = add_endpoint(
-            session, found.id, url, check_events(events), sealed, datetime.now(UTC)
-        )
+        sealed = secrets.seal(secret or new_secret(), found.id, url)
+        endpoint = add_endpoint(session, found.id, url, check_events([]), sealed, datetime.now(UTC))
         return endpoint.id
 
     return in_session(settings.database_url, work)
@@ -140,6 +140,21 @@ def test_an_event_committed_late_is_relayed_not_skipped(
 
     assert relay_now(settings, clock) == Relayed(2, 2)
     assert [json.loads(d["body"])["data"]["reference"] for d in queued(db)] == [early, late]
+    assert relay_now(settings, clock) == Relayed(0, 0)
+
+
+@pytest.mark.backends("postgresql")
+def test_a_new_endpoint_starts_after_the_last_committed_event_while_others_run(
+    settings: Settings, clock: Clock, db: sa.Engine
+) -> None:
+    """An older transaction still running holds the feed's settled part back; what was
+    committed before the endpoint was added is history all the same."""
+    with db.connect() as older:
+        older.execute(sa.text("SELECT pg_current_xact_id()"))  # running, with an id
+        record(settings.database_url, "P1", clock.now.date())
+        add(settings, "https://sis.example.org/a")
+        older.rollback()
+
     assert relay_now(settings, clock) == Relayed(0, 0)
 
 
@@ -239,3 +254,74 @@ async def test_a_secret_sealed_under_another_key_is_kept_for_the_operator(
     [delivery] = queued(db)
     assert (delivery["status"], delivery["last_error"]) == ("pending", SEALED_KEY_CHANGED)
     assert receiver.of("school") == [], "nothing is sent unsigned"
+
+
+def _three_events(settings: Settings, clock: Clock) -> None:
+    for pupil in ("P1", "P2", "P5"):
+        record(settings.database_url, pupil, clock.now.date())
+    relay_now(settings, clock)
+
+
+@pytest.mark.anyio
+async def test_an_endpoint_that_refuses_rests_and_what_waits_for_it_is_handed_back(
+    settings: Settings, clock: Clock, db: sa.Engine
+) -> None:
+    add(settings, f"http://127.0.0.1:{refused_quickly()}/hook")
+    _three_events(settings, clock)
+    one_at_a_time = Lane(settings, clock, webhook_concurrency=2)  # one post per endpoint
+    try:
+        assert await one_at_a_time.round() == 3
+        tried, *untried = queued(db)
+        assert (tried["attempts"], tried["last_error"][:17]) == (1, "could not connect")
+        assert [(d["status"], d["attempts"], d["last_error"]) for d in untried] == [
+            ("pending", 0, None)
+        ] * 2, "not tried: the endpoint rests"
+        assert {d["next_attempt_at"] for d in untried} == {tried["next_attempt_at"]}
+        assert await one_at_a_time.round() == 0, "resting"
+
+        clock.now += timedelta(minutes=1)  # past the first backoff (at most 5 s)
+        assert await one_at_a_time.round() == 3
+        assert sorted(d["attempts"] for d in queued(db)) == [0, 0, 2]
+    finally:
+        await one_at_a_time.close()
+
+
+@pytest.mark.anyio
+async def test_410_drops_what_waited_for_the_endpoint_in_the_process(
+    settings: Settings, clock: Clock, db: sa.Engine, receiver: Receiver
+) -> None:
+    receiver.secrets["gone"] = new_secret()
+    gone = add(settings, receiver.url("gone"), secret=receiver.secrets["gone"])
+    receiver.answers["gone"] = [410]
+    _three_events(settings, clock)
+    one_at_a_time = Lane(settings, clock, webhook_concurrency=2)
+    try:
+        assert await one_at_a_time.round() == 3
+    finally:
+        await one_at_a_time.close()
+
+    assert len(receiver.of("gone")) == 1
+    assert [d["status"] for d in queued(db)] == ["failed", "cancelled", "cancelled"]
+    assert endpoint_row(db, gone)["disabled_at"] is not None
+
+
+@pytest.mark.anyio
+async def test_a_delivery_that_waited_half_its_lease_is_handed_back_untried(
+    settings: Settings, clock: Clock, db: sa.Engine, receiver: Receiver
+) -> None:
+    """Another process may claim it once the lease runs out: it must not be sent here
+    too, late."""
+    add(settings, receiver.url("slow"))
+    receiver.secrets["slow"] = new_secret()
+    receiver.hanging.add("slow")
+    _three_events(settings, clock)
+    short = Lane(settings, clock, webhook_concurrency=2, outbox_lease_seconds=0.4)
+    try:
+        assert await short.round() == 3
+    finally:
+        await short.close()
+
+    assert len(receiver.of("slow")) == 1
+    tried, *untried = queued(db)
+    assert (tried["attempts"], tried["last_error"]) == (1, "no answer within 0.5 s")
+    assert [(d["status"], d["attempts"]) for d in untried] == [("pending", 0)] * 2
