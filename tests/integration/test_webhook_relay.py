@@ -22,6 +22,7 @@ from ivr.services.webhooks import EndpointSecrets, check_events, new_secret
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.lines import find_organisation
+from ivr.store.retention import delete_old_absences
 from ivr.store.webhooks import add_endpoint
 from tests.clock import Clock
 from tests.conftest import free_port, make_settings
@@ -118,6 +119,25 @@ def test_a_disabled_endpoint_holds_back_no_other(
     assert {d["webhook_endpoint_id"] for d in queued(db)} == {stopped + 1}
     [cursor] = rows(db, "SELECT cursor_event_id FROM webhook_endpoints WHERE id = :id", id=stopped)
     assert cursor["cursor_event_id"] == 0
+
+
+def test_retention_takes_an_absences_deliveries_with_it(
+    settings: Settings, clock: Clock, db: sa.Engine
+) -> None:
+    add(settings, "https://sis.example.org/a")
+    long_ago = clock.now.date() - timedelta(days=500)
+    record(settings.database_url, "P1", long_ago, reported_at=clock.now)
+    record(settings.database_url, "P2", clock.now.date())
+    assert relay_now(settings, clock) == Relayed(2, 2)
+
+    deleted = in_session(
+        settings.database_url,
+        lambda session: delete_old_absences(session, clock.now.date(), 400),
+    )
+
+    assert deleted == 1
+    [kept] = queued(db)
+    assert json.loads(kept["body"])["data"]["pupil_id"] == "P2"
 
 
 @pytest.mark.backends("postgresql")
