@@ -20,9 +20,10 @@ import json
 import logging
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from ivr.feed import oidc
@@ -40,7 +41,27 @@ from ivr.twilio.sealed import InvalidToken, Sealer
 from ivr.web.state import catalogues_of, database_of, now_of, settings_of
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["staff sign-in"])
+
+_HTML: dict[str, Any] = {"text/html": {"schema": {"type": "string"}}}
+_PAGE = {"description": "A page for the person.", "content": _HTML}
+# A NUL character in the path or query is refused before the route, in plain text.
+_REFUSED = {
+    "description": "The sign-in failed or could not be checked (a page); or a NUL character.",
+    "content": {**_HTML, "text/plain": {"schema": {"type": "string"}}},
+}
+_TOO_LARGE = {"description": "The request is larger than the line accepts."}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _PAGE,
+    303: {"description": "On to the provider, or to the page once signed in."},
+    400: _REFUSED,
+    403: {
+        "description": "Signed in, with no access here (a page naming nobody).",
+        "content": _HTML,
+    },
+    404: {"description": "No organisation here signs in this way (a page).", "content": _HTML},
+    413: _TOO_LARGE,
+}
 
 LOGIN = PAGE + "/login"
 CALLBACK = PAGE + "/callback"
@@ -92,7 +113,7 @@ def sign_in_links(found: list[tuple[int, str]]) -> list[tuple[str, str]]:
     return [(f"{LOGIN}?org={organisation_id}", name) for organisation_id, name in found]
 
 
-@router.get(LOGIN)
+@router.get(LOGIN, response_class=HTMLResponse, responses=RESPONSES)
 async def login(request: Request, org: str | None = None) -> Response:
     """Start signing in with the organisation's provider (``org``: its id or name; not
     needed when one organisation's staff sign in)."""
@@ -157,7 +178,7 @@ def _pending(request: Request) -> tuple[int, str, str, str] | None:
     return int(organisation_id), str(state), str(nonce), str(verifier)
 
 
-@router.get(CALLBACK)
+@router.get(CALLBACK, response_class=HTMLResponse, responses=RESPONSES)
 async def callback(
     request: Request,
     state: str = "",
@@ -227,7 +248,7 @@ async def callback(
     return response
 
 
-@router.post(LOGOUT)
+@router.post(LOGOUT, response_class=HTMLResponse, responses=RESPONSES)
 async def logout(request: Request, csrf: Csrf) -> Response:
     """Sign out: the session ends on the server, not only in this browser."""
     access = await signed_in(request)
