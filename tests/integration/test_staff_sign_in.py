@@ -7,6 +7,7 @@ page once the organisation signs in)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -104,6 +105,9 @@ def test_the_office_signs_in_cancels_a_report_finds_it_in_the_audit_and_signs_ou
         ("Kansliet", "acknowledged", alva, "Solskolan"),
     ]
 
+    csv = signed.client.get("/api/v1/absences.csv")
+    assert csv.status_code == 200 and OFFICE in csv.text, "the page's CSV link, with the session"
+
     page = signed.client.get("/staff")
     out = signed.client.post("/staff/logout", data={"csrf": csrf_of(page.text)})
 
@@ -134,6 +138,27 @@ def test_a_teacher_sees_and_acts_on_their_own_groups_only(
     )
     assert signed.client.get("/api/v1/absences").status_code == 401, "a teacher's API is a token"
     assert [(e["who"], e["reference"]) for e in _audit()] == [(TEACHER, alva)]
+
+
+def test_a_teacher_marks_missing_only_pupils_of_their_groups(
+    signing_in: str, db: sa.Engine
+) -> None:
+    signed = sign_in(signing_in, TEACHER)
+    page = signed.client.get("/staff").text
+    found = re.search(r'value="(\d+):P1"', page)
+    assert found is not None, "Alva is in the roll call"
+    assert ':P2"' not in page, "Bo is not"
+    school, csrf = found.group(1), csrf_of(page)
+
+    refused = signed.client.post("/staff/missing", data={"csrf": csrf, "pupil": f"{school}:P2"})
+    marked = signed.client.post("/staff/missing", data={"csrf": csrf, "pupil": f"{school}:P1"})
+
+    assert refused.status_code == 422 and marked.status_code == 303
+    [(who, action, reference)] = [(e["who"], e["action"], e["reference"]) for e in _audit()]
+    assert (who, action) == (TEACHER, "marked_missing")
+    assert rows(db, "SELECT marked_by FROM outreaches WHERE reference = :r", r=reference) == [
+        {"marked_by": TEACHER}
+    ]
 
 
 def test_someone_without_a_grant_gets_a_page_that_names_nobody(
