@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, true, update
+from sqlalchemy import Column, bindparam, delete, insert, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -216,15 +216,29 @@ def _guardians(
         if contact_key not in ids
     ]
     for batch in _batches(new):
-        result = connection.execute(
-            insert(_guardian_table).returning(
-                _guardian_table.c.contact_key, _guardian_table.c.id, sort_by_parameter_order=True
-            ),
-            list(batch),
-        )
-        ids.update(dict(result.all()))
+        ids.update(_insert(connection, _guardian_table.c.contact_key, organisation_id, batch))
     summary.guardians_added += len(new)
     return ids
+
+
+def _insert(
+    connection: Connection,
+    key: Column[str],
+    organisation_id: int,
+    rows: Sequence[dict[str, Any]],
+) -> dict[str, int]:
+    """Insert ``rows`` (one organisation's, unique by ``key``) and return their ids by key.
+    One executemany and one select: an insert that returned its ids in the rows' order
+    would, on SQLite, go to the database one row at a time."""
+    table = key.table
+    connection.execute(insert(table), list(rows))
+    found = connection.execute(
+        select(key, table.c.id).where(
+            table.c.organisation_id == organisation_id,
+            key.in_([row[key.name] for row in rows]),
+        )
+    )
+    return dict(found.all())
 
 
 _UPDATE_GUARDIAN = (
@@ -292,13 +306,7 @@ def _pupils(
         connection.execute(_UPDATE_PUPIL, changed)
         summary.pupils_updated += len(changed)
     if new:
-        result = connection.execute(
-            insert(_pupil_table).returning(
-                _pupil_table.c.external_id, _pupil_table.c.id, sort_by_parameter_order=True
-            ),
-            new,
-        )
-        ids.update(dict(result.all()))
+        ids.update(_insert(connection, _pupil_table.c.external_id, organisation_id, new))
         summary.pupils_added += len(new)
     return ids
 
