@@ -228,9 +228,16 @@ def _insert(
     rows: Sequence[dict[str, Any]],
 ) -> dict[str, int]:
     """Insert ``rows`` (one organisation's, unique by ``key``) and return their ids by key.
-    One executemany and one select: an insert that returned its ids in the rows' order
-    would, on SQLite, go to the database one row at a time."""
+    PostgreSQL returns them from the insert, in batches. SQLite would send such an insert
+    one row at a time, so there it is one executemany and the ids are read back by key
+    (on PostgreSQL that read would be planned on statistics that know nothing of the rows
+    this transaction has added)."""
     table = key.table
+    if connection.dialect.name != "sqlite":
+        result = connection.execute(
+            insert(table).returning(key, table.c.id, sort_by_parameter_order=True), list(rows)
+        )
+        return dict(result.all())
     connection.execute(insert(table), list(rows))
     found = connection.execute(
         select(key, table.c.id).where(
