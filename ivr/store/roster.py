@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, bindparam, delete, insert, select, true, update
+from sqlalchemy import bindparam, delete, select, true, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ivr.roster.records import GuardianContact, PupilRecord, Roster, RowError
+from ivr.store.bulk import insert_many, insert_with_ids
 from ivr.store.driver import DriverStatement
 from ivr.store.models import Guardian, Pupil, PupilGuardian, School, table_of, utc_now
 from ivr.store.roster_changes import ImportSummary
@@ -216,36 +217,11 @@ def _guardians(
         if contact_key not in ids
     ]
     for batch in _batches(new):
-        ids.update(_insert(connection, _guardian_table.c.contact_key, organisation_id, batch))
+        ids.update(
+            insert_with_ids(connection, _guardian_table.c.contact_key, organisation_id, batch)
+        )
     summary.guardians_added += len(new)
     return ids
-
-
-def _insert(
-    connection: Connection,
-    key: Column[str],
-    organisation_id: int,
-    rows: Sequence[dict[str, Any]],
-) -> dict[str, int]:
-    """Insert ``rows`` (one organisation's, unique by ``key``) and return their ids by key.
-    PostgreSQL returns them from the insert, in batches. SQLite would send such an insert
-    one row at a time, so there it is one executemany and the ids are read back by key
-    (on PostgreSQL that read would be planned on statistics that know nothing of the rows
-    this transaction has added)."""
-    table = key.table
-    if connection.dialect.name != "sqlite":
-        result = connection.execute(
-            insert(table).returning(key, table.c.id, sort_by_parameter_order=True), list(rows)
-        )
-        return dict(result.all())
-    connection.execute(insert(table), list(rows))
-    found = connection.execute(
-        select(key, table.c.id).where(
-            table.c.organisation_id == organisation_id,
-            key.in_([row[key.name] for row in rows]),
-        )
-    )
-    return dict(found.all())
 
 
 _UPDATE_GUARDIAN = (
@@ -296,7 +272,12 @@ def _pupils(
         changes = summary.school(pupil.school)
         if known is None:
             new.append(
-                {"organisation_id": organisation_id, "external_id": pupil.pupil_id, **values}
+                {
+                    "organisation_id": organisation_id,
+                    "external_id": pupil.pupil_id,
+                    **values,
+                    "updated_at": now,
+                }
             )
             changes.added += 1
             continue
@@ -313,7 +294,7 @@ def _pupils(
         connection.execute(_UPDATE_PUPIL, changed)
         summary.pupils_updated += len(changed)
     if new:
-        ids.update(_insert(connection, _pupil_table.c.external_id, organisation_id, new))
+        ids.update(insert_with_ids(connection, _pupil_table.c.external_id, organisation_id, new))
         summary.pupils_added += len(new)
     return ids
 
@@ -360,8 +341,9 @@ def _links(
         for pupil, _guardian in removed:
             summary.school(school_of[pupil]).guardians_unlinked += 1
     if added:
-        connection.execute(
-            insert(_link_table),
+        insert_many(
+            connection,
+            _link_table,
             [{"pupil_id": pupil, "guardian_id": guardian} for pupil, guardian in added],
         )
         summary.links_added += len(added)
