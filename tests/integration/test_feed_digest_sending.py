@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,10 @@ from tests.staff import record
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 25, 7, 50, tzinfo=STOCKHOLM))
+def clock() -> Iterator[Clock]:
+    running = Clock(datetime(2026, 11, 25, 7, 50, tzinfo=STOCKHOLM))
+    yield running
+    running.stop()  # else the frozen clock stays with every later test of this process
 
 
 @pytest.fixture

@@ -372,15 +372,16 @@ def _certificate(
     ca: bool = False,
     usage: x509.ObjectIdentifier | None = None,
 ) -> x509.Certificate:
-    now = datetime.now(UTC)
+    # TLS checks these against the machine's real clock, whatever clock a test has set,
+    # so they hold for any day a test may run on.
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
+        .not_valid_before(datetime(2000, 1, 1, tzinfo=UTC))
+        .not_valid_after(datetime(2099, 12, 31, tzinfo=UTC))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if usage is not None:
