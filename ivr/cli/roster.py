@@ -25,7 +25,7 @@ from ivr.i18n import available_languages
 from ivr.roster.csv_file import RosterInvalid, read_roster
 from ivr.roster.records import Roster
 from ivr.roster.ss12000_client import SchoolSystemError
-from ivr.services.roster_sync import SyncRefused, apply_roster, sync_school_system
+from ivr.services.roster_sync import SyncRefused, SyncResult, apply_roster, sync_school_system
 from ivr.settings import Settings, get_settings
 from ivr.store import migrate
 from ivr.store.db import Database
@@ -234,6 +234,10 @@ def roster_sync(
         raise typer.Exit(1) from None
     finally:
         database.dispose()
+    _print_sync(result, url, dry_run)
+
+
+def _print_sync(result: SyncResult, url: str, dry_run: bool) -> None:
     kind = "Full sync" if result.full else "Delta"
     verb = "would change" if dry_run else "changed"
     console.print(f"{kind} of {result.organisation} from {url}: {verb}")

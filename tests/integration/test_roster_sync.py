@@ -279,3 +279,27 @@ def test_the_worker_syncs_a_known_source_by_itself_once_across_processes(
     assert not _pupils(db)[data.pupil_ids[0]]["active"]
     [state] = rows(db, "SELECT last_run_at, last_full_at FROM roster_syncs")
     assert state["last_run_at"] != state["last_full_at"], "a delta, not a full run"
+
+
+def test_a_renamed_school_unit_renames_the_school_it_is(
+    school: RunningSchoolSystem, db: sa.Engine
+) -> None:
+    assert _sync(school)[0] == 0
+    data = _data(school)
+    [unit] = [o for o in data.organisations.values() if o["displayName"] == "Solskolan"]
+    unit["displayName"] = "Solskolan Norra"
+
+    code, output = _sync(school)
+
+    assert code == 0, output
+    assert "School renamed: Solskolan -> Solskolan Norra." in output
+    names = {row["name"] for row in rows(db, "SELECT name FROM schools")}
+    assert names == {"Solskolan Norra", "Ekskolan"}
+    assert "No pupil or guardian link changes." in output, "the pupils stay where they are"
+
+
+def test_a_sync_needs_to_be_told_where_the_system_is(cli_env: str) -> None:
+    code, output = ivr("roster", "sync", *ORG)
+
+    assert code == 1
+    assert "--ss12000 URL or IVR_SS12000_URL" in output
