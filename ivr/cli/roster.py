@@ -32,6 +32,15 @@ from ivr.store.db import Database
 from ivr.store.roster import RosterConflict
 from ivr.store.roster_changes import ImportSummary
 
+# Past the safety valve: the same for a full import and a sync.
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Deactivate even more than IVR_SYNC_MAX_REMOVALS_PERCENT of a school's pupils.",
+    ),
+]
+
 app = typer.Typer(help="Pupils and guardians.", no_args_is_help=True)
 
 
@@ -160,13 +169,7 @@ def roster_import(
             "list have left and are deactivated (never deleted).",
         ),
     ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Deactivate even more than IVR_SYNC_MAX_REMOVALS_PERCENT of a school's pupils.",
-        ),
-    ] = False,
+    force: Force = False,
 ) -> None:
     """Import a roster CSV: all rows or none. Bad rows are listed with their line numbers."""
     import_roster_file(file.read_bytes(), org, dry_run, full=full, force=force)
@@ -188,13 +191,7 @@ def roster_sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Read and compare; print the diff, write nothing.")
     ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Deactivate even more than IVR_SYNC_MAX_REMOVALS_PERCENT of a school's pupils.",
-        ),
-    ] = False,
+    force: Force = False,
     delta: Annotated[
         bool,
         typer.Option(
