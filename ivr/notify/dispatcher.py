@@ -115,6 +115,12 @@ class Dispatcher:
         for lane in self.lanes:
             lane.wake_up()
 
+    def confirmations_queued(self) -> None:
+        """A call's report queued its confirmations, which are never urgent: only the main
+        loop looks now. The urgent lane and the absence webhooks' lane would find nothing
+        (webhooks wait for the relay, at most once a poll), yet each look is a query."""
+        self.wake.set()
+
     def describe(self) -> list[str]:
         return [gateway.description for gateway in self.gateways.values()]
 

@@ -237,12 +237,32 @@ class Database:
         self, work: Callable[[Connection], _T], within: float = 10.0, *, atomic: bool = True
     ) -> _T:
         """``run`` on a bare connection. Where ``work``'s statements need no transaction
-        around them (``atomic=False``: each is whole by itself), PostgreSQL runs them in
-        autocommit, which spares the round trips of ``BEGIN`` and ``COMMIT``; SQLite, in
-        the process, keeps its one transaction."""
+        around them (``atomic=False``: each is whole by itself), they run in autocommit,
+        which spares ``BEGIN`` and ``COMMIT`` (round trips on PostgreSQL, a write lock
+        taken for a mere read on SQLite)."""
         if self._async is not None:
             return await asyncio.wait_for(self._in_async_connection(work, atomic), within)
+        if not atomic and self._held is not None:
+            return await self._inline(partial(self._autocommit, work), within)
         return await self._inline(partial(self.core_transaction, work), within)
+
+    def _autocommit(self, work: Callable[[Connection], _T]) -> _T:
+        """SQLite without ``BEGIN IMMEDIATE``: each driver statement is a transaction by
+        itself, so a read takes no write lock and there is no ``COMMIT`` to send. Anything
+        that went through SQLAlchemy (which begins on its own) is committed here."""
+        held = self._held
+        assert held is not None
+        if held.invalidated:
+            return self.core_transaction(work)
+        try:
+            result = work(held)
+        except BaseException:
+            if held.in_transaction():
+                held.rollback()
+            raise
+        if held.in_transaction():
+            held.commit()
+        return result
 
     async def _in_async_session(self, work: Callable[[Session], _T]) -> _T:
         assert self._async is not None

@@ -8,8 +8,9 @@ everything the report needs, one writes it.
   statement whose common table expressions insert all three (a statement is atomic, so it
   needs no transaction of its own: the webhook runs it in autocommit and saves the
   round trips of ``BEGIN`` and ``COMMIT``). On SQLite, which has no data-modifying common
-  table expressions, three statements in the caller's transaction, which costs nothing
-  there: the database is in the process.
+  table expressions, three statements in one transaction (the caller's, or one of their
+  own when the caller runs in autocommit), which costs little there: the database is in
+  the process.
 """
 
 from __future__ import annotations
@@ -236,9 +237,10 @@ def add_report(
 ) -> AddedAbsence:
     """The absence, its feed event and ``drafts_for(reference)`` queued, due at once."""
     if connection.dialect.name != "postgresql":
-        absence = add_absence(connection, new)
-        queue(connection, absence.id, drafts_for(absence.reference), new.reported_at)
-        return absence
+        if connection.in_transaction():
+            return _add_in_steps(connection, new, drafts_for)
+        with connection.begin():
+            return _add_in_steps(connection, new, drafts_for)
     for _attempt in range(5):
         reference = new_reference()
         drafts = drafts_for(reference)
@@ -248,6 +250,14 @@ def add_report(
         if row is not None:
             return AddedAbsence(int(row[0]), reference)
     raise RuntimeError("could not draw a free absence reference")
+
+
+def _add_in_steps(
+    connection: Connection, new: NewAbsence, drafts_for: Callable[[str], list[Draft]]
+) -> AddedAbsence:
+    absence = add_absence(connection, new)
+    queue(connection, absence.id, drafts_for(absence.reference), new.reported_at)
+    return absence
 
 
 def _message_values(drafts: list[Draft], new: NewAbsence) -> dict[str, Any]:

@@ -22,9 +22,9 @@ absence queues two or three confirmations. ``--import-chunk N`` imports N pupils
 ``ivr roster import``; on PostgreSQL the planner statistics are refreshed (``ANALYZE``, as
 autovacuum would) after the import and between the files.
 
-It then starts ``ivr serve --workers 1`` (``--server-env`` adds settings) and lets
-``--concurrency`` simulated callers place complete calls, each on its own keep-alive
-connection: the incoming-call webhook, one webhook per prompt (posted to the ``<Gather
+It then starts ``ivr serve --workers 1`` (``--workers N`` for more, ``--server-env`` adds
+settings) and lets ``--concurrency`` simulated callers place complete calls, each on its own
+keep-alive connection: the incoming-call webhook, one webhook per prompt (posted to the ``<Gather
 action>`` of each answer, which carries the call's progress), and the status callback, every
 request signed as Twilio signs it. The mix of calls::
 

@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--pupils", type=int, default=10_000, help="pupils in the roster")
     parser.add_argument("--concurrency", type=int, default=32, help="simultaneous callers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (`ivr serve --workers N`); the figures for CPU add them up",
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="load after warm-up")
     parser.add_argument("--calls", type=int, help="place this many calls instead of --seconds")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds not measured")
@@ -213,6 +219,7 @@ def _settings(args: argparse.Namespace, plan: LoadPlan) -> dict[str, Any]:
         "databases": args.db,
         "pupils": args.pupils,
         "concurrency": plan.concurrency,
+        "workers": args.workers,
         "seconds": plan.seconds,
         "calls": plan.calls,
         "warmup": plan.warmup,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bench.config import AUTH_TOKEN, HOST, IVR, SECRET_KEY, TIMEZONE
+from bench.sampling import descendants
 
 
 class BenchError(RuntimeError):
@@ -22,7 +23,13 @@ class BenchError(RuntimeError):
 
 
 def read_memory_mb(pid: int, field_name: str) -> float | None:
-    """``VmRSS`` (now) or ``VmHWM`` (peak) of ``pid`` in MB, from /proc."""
+    """``VmRSS`` (now) or ``VmHWM`` (peak) in MB, from /proc: of ``pid``, or of the
+    largest of its worker processes (``ivr serve --workers N``)."""
+    figures = [_memory_mb(process, field_name) for process in descendants(pid)]
+    return max((figure for figure in figures if figure is not None), default=None)
+
+
+def _memory_mb(pid: int, field_name: str) -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as status:
             for line in status:
@@ -45,21 +52,11 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def _descendants(pid: int) -> list[int]:
-    found = [pid]
-    for parent in found:
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{parent}/task"):
-                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as file:
-                    found.extend(int(child) for child in file.read().split())
-    return found
-
-
 def serving_pid(pid: int, port: int) -> int:
     """The process (``pid`` or one of its children) that holds the socket listening on
     ``port``: the one whose memory is the server's."""
     sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
-    for candidate in _descendants(pid):
+    for candidate in descendants(pid):
         with contextlib.suppress(OSError):
             for fd in os.listdir(f"/proc/{candidate}/fd"):
                 with contextlib.suppress(OSError):

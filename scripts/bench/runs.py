@@ -127,7 +127,16 @@ def bench_database(
             return run
         port = free_port()
         log = workdir / "server.log"
-        command = [str(IVR), "serve", "--host", HOST, "--port", str(port), "--workers", "1"]
+        command = [
+            str(IVR),
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ]
         env = line_env(database_url, port) | dict(args.server_env)
         pid = processes.start(command, env, log)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Coroutine
@@ -55,15 +56,30 @@ def _own_cpu() -> float:
 
 
 def server_cpu(pid: int | None) -> float | None:
-    """User and system CPU seconds of ``pid`` (its threads included), from /proc."""
+    """User and system CPU seconds of ``pid`` and the processes it started (``ivr serve
+    --workers N`` serves from N children), their threads included, from /proc."""
     if pid is None:
         return None
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = None
+    for process in descendants(pid):
+        try:
+            with open(f"/proc/{process}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process under it."""
+    found = [pid]
+    for parent in found:
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as file:
+                    found.extend(int(child) for child in file.read().split())
+    return found
 
 
 def warn_if_busy(seconds: float = 2.0, threshold: float = 0.15) -> None:
