@@ -56,7 +56,7 @@ class Catalogue:
         except KeyError:
             raise MissingText(f"{self.language}: no text for {key!r}") from None
         values = {name: self.show(value) for name, value in params.items()}
-        return _SAFE_FORMATTER.vformat(template, (), values)
+        return _fill_text(template, values)
 
     def show(self, value: object, short: bool = False) -> str:
         """A value as this language writes it in a sentence."""
@@ -230,6 +230,40 @@ def _formatted_date(day: date, pattern: str, locale: str) -> str:
 @lru_cache(maxsize=2048)
 def _formatted_time(moment: time, pattern: str, locale: str) -> str:
     return format_time(moment, pattern, locale=locale)
+
+
+@lru_cache(maxsize=1024)
+def _text_pieces(template: str) -> tuple[tuple[str, str | None, str, str | None], ...] | None:
+    """``template`` parsed once, as ``_fill_text`` fills it; None for the rare template
+    whose format spec holds a field of its own, which the formatter fills."""
+    pieces = []
+    for literal, name, spec, conversion in Formatter().parse(template):
+        if name is not None and not name.isidentifier():
+            raise MissingText(f"only plain {{name}} fields are allowed, not {{{name}}}")
+        if spec and "{" in spec:
+            return None
+        pieces.append((literal, name, spec or "", conversion))
+    return tuple(pieces)
+
+
+_CONVERSIONS: dict[str, Callable[[object], str]] = {"r": repr, "s": str, "a": ascii}
+
+
+def _fill_text(template: str, values: Mapping[str, str]) -> str:
+    """What ``_SAFE_FORMATTER.vformat(template, (), values)`` gives, without parsing the
+    template again: every confirmation is a few of these."""
+    pieces = _text_pieces(template)
+    if pieces is None:
+        return _SAFE_FORMATTER.vformat(template, (), values)
+    parts = []
+    for literal, name, spec, conversion in pieces:
+        parts.append(literal)
+        if name is not None:
+            value: object = values[name]
+            if conversion:
+                value = _CONVERSIONS[conversion](value)
+            parts.append(format(value, spec))
+    return "".join(parts)
 
 
 class _PlainFormatter(Formatter):

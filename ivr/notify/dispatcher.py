@@ -28,14 +28,14 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy.orm import Session
 
 from ivr.domain.phone import mask
-from ivr.notify.outcomes import Outcomes
+from ivr.notify.outcomes import GroupCommit, Outcomes
 from ivr.notify.sending import Gateway, Outgoing, PermanentFailure, SendFailure
 from ivr.services.jobs import Job
 from ivr.settings import Settings
 from ivr.store.db import Database
 from ivr.store.leases import take_lease
 from ivr.store.models import OutboxMessage
-from ivr.store.outbox import claim_due, mark_failed, mark_retry, mark_sent, release
+from ivr.store.outbox import Handed, claim_due, mark_all_sent, mark_failed, mark_retry, release
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,10 @@ class Dispatcher:
         self.urgent_wake = asyncio.Event()
         self.placing: set[asyncio.Task[None]] = set()
         self.outcomes = Outcomes(database)
+        # What the providers took, the common outcome, in one write per batch.
+        self.handed = GroupCommit[Handed](
+            database, lambda session, handed: mark_all_sent(session.connection(), handed, self.name)
+        )
         rates = {"sms": settings.sms_per_second, "email": settings.email_per_second}
         self.limiters = {
             channel: AsyncLimiter(rate, 1.0) for channel, rate in rates.items() if rate > 0
@@ -314,16 +318,8 @@ class Dispatcher:
             log.exception("gateway error", extra={"message_id": message.id})
             await self._record_failure(message, SendFailure(f"unexpected: {type(error).__name__}"))
             return
-        now = self.clock()
-        await self.outcomes.record(
-            lambda session: mark_sent(
-                session,
-                message.id,
-                self.name,
-                now,
-                accepted.provider_id,
-                accepted.provider_status,
-            )
+        await self.handed.record(
+            Handed(message.id, self.clock(), accepted.provider_id, accepted.provider_status)
         )
         self.sent += 1
         # Each send is on record in the outbox (provider id, time): the log keeps to what

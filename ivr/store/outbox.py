@@ -191,6 +191,59 @@ def mark_sent(
     )
 
 
+_outbox = table_of(OutboxMessage)
+
+# Every confirmation a dispatcher hands over is marked sent: the outcomes that arrive
+# together go in one ``executemany`` (``mark_all_sent``).
+_MARK_SENT = DriverStatement(
+    "outbox.mark_sent",
+    update(_outbox)
+    .where(
+        _outbox.c.id == bindparam("message_id"),
+        _outbox.c.status == MessageStatus.SENDING,
+        _outbox.c.claimed_by == bindparam("dispatcher"),
+    )
+    .values(
+        status=MessageStatus.SENT,
+        claimed_by=None,
+        claimed_until=None,
+        provider_id=bindparam("given_id"),
+        provider_status=bindparam("given_status"),
+        sent_at=bindparam("now"),
+        last_error=None,
+        updated_at=bindparam("now"),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    """A message the provider took: its id there, and when."""
+
+    message_id: int
+    at: datetime
+    provider_id: str
+    provider_status: str | None
+
+
+def mark_all_sent(connection: Connection, handed: Sequence[Handed], dispatcher: str) -> None:
+    """``mark_sent`` for many messages at once (those the dispatcher still holds)."""
+    if handed:
+        _MARK_SENT.run_many(
+            connection,
+            [
+                {
+                    "message_id": item.message_id,
+                    "dispatcher": dispatcher,
+                    "given_id": item.provider_id,
+                    "given_status": item.provider_status,
+                    "now": item.at,
+                }
+                for item in handed
+            ],
+        )
+
+
 def mark_retry(
     session: Session,
     message_id: int,

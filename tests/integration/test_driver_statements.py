@@ -24,12 +24,14 @@ from ivr.domain.personal_number import parse_personal_number
 from ivr.store import driver
 from ivr.store.db import open_engine
 from ivr.store.driver import STATEMENTS
-from ivr.store.models import Absence, Call, Organisation, Pupil
+from ivr.store.models import Absence, Call, Organisation, OutboxMessage, Pupil
 from tests.calls import heard, place_call
 from tests.clock import Clock
 from tests.conftest import SECRET_KEY, LiveServer, make_settings
 from tests.records import absences, outbox
 from tests.roster_data import ALVA, ANNA, BO, LINE, seed_roster
+
+ALVA_PHONE = "+46701740699"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Seeded:
     call_sid: str
     absence_id: int
     now: datetime
+    message_id: int  # claimed by "dispatcher-1", to a recipient no other case queues for
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,16 @@ CASES: dict[str, Case] = {
         },
         changes=("feed_events",),
     ),
+    "outbox.mark_sent": Case(
+        lambda s: {
+            "message_id": s.message_id,
+            "dispatcher": "dispatcher-1",
+            "given_id": "SM0123",
+            "given_status": "queued",
+            "now": s.now,
+        },
+        changes=("outbox",),
+    ),
     "outbox.queue": Case(
         lambda s: {
             "kind": "confirmation",
@@ -205,10 +218,39 @@ def seeded(database_url: str, clock: Clock) -> Iterator[tuple[sa.Engine, Seeded]
             .values(**_absence_row(organisation_id, school_id, pupil_id, now))
             .returning(Absence.id)
         ).scalar_one()
+        message_id = connection.execute(
+            sa.insert(OutboxMessage)
+            .values(
+                absence_id=absence_id,
+                kind="confirmation",
+                recipient="pupil:1",
+                recipient_name="Alva Andersson",
+                channel="sms",
+                address=ALVA_PHONE,
+                language="sv",
+                body="Du är frånvaroanmäld.",
+                status="sending",
+                claimed_by="dispatcher-1",
+                claimed_until=now + timedelta(seconds=30),
+                attempts=1,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(OutboxMessage.id)
+        ).scalar_one()
     yield (
         engine,
         Seeded(
-            organisation_id, pupil_id, school_id, number_hash, call_id, "CA-seeded", absence_id, now
+            organisation_id,
+            pupil_id,
+            school_id,
+            number_hash,
+            call_id,
+            "CA-seeded",
+            absence_id,
+            now,
+            message_id,
         ),
     )
     engine.dispose()
@@ -303,7 +345,8 @@ def test_a_postgresql_statement_gives_what_sqlalchemy_gives(
     case = POSTGRESQL_CASES[name]
     fast = _outcome(engine, name, case, facts, fast=True)
     assert fast == _outcome(engine, name, case, facts, fast=False)
-    assert len(fast["rows"]["outbox"]) == 2 and len(fast["rows"]["feed_events"]) == 1
+    # The seeded message, and the report's two.
+    assert len(fast["rows"]["outbox"]) == 3 and len(fast["rows"]["feed_events"]) == 1
 
 
 @pytest.fixture

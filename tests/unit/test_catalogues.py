@@ -15,7 +15,7 @@ from ivr.domain.absence import AbsencePeriod, Horizon, ReportingRules
 from ivr.domain.spoken import DigitGroups, Pause, SayAs, as_text
 from ivr.dtmf import DateKeys, Expect, Nine, OneKey
 from ivr.flows import LANGUAGE_KEY, Say, Step, refuse, step, welcome
-from ivr.i18n import MissingText, available_languages, load_catalogue
+from ivr.i18n import _SAFE_FORMATTER, MissingText, available_languages, load_catalogue
 from ivr.services.confirmations import Recipient, ReportFacts, confirmation_drafts
 from tests.unit.test_flow import AT, CONTEXT, INPUTS, NORWAY, SATURDAY
 
@@ -145,6 +145,36 @@ def test_templates_take_plain_names_only() -> None:
     evil = type(catalogue)("sv", {**catalogue.texts, "x": "{value.__class__}"})
     with pytest.raises(MissingText):
         evil.text("x", value="a")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Hej {name}, {count:>4} dagar {{inte ett fält}}",
+        "{name!r} och {name!s}",
+        "{name:{width}}",
+        "bara text",
+        "{name}{count}",
+        "{value[0]}",
+        "{}",
+        "{missing}",
+    ],
+)
+def test_a_text_is_filled_as_the_safe_formatter_fills_it(template: str) -> None:
+    """Templates are parsed once and filled without the formatter; what comes out, or the
+    error, is the formatter's."""
+    catalogue = load_catalogue("sv")
+    custom = type(catalogue)("sv", {**catalogue.texts, "x": template})
+    values = {"name": "Alva", "count": "3", "width": "8", "value": "abc"}
+    try:
+        expected: object = _SAFE_FORMATTER.vformat(template, (), values)
+    except (MissingText, KeyError) as error:
+        expected = type(error)
+    try:
+        filled: object = custom.text("x", **values)
+    except (MissingText, KeyError) as error:
+        filled = type(error)
+    assert filled == expected
 
 
 PERIODS = [
