@@ -27,7 +27,7 @@ from ivr.domain.phone import InvalidPhoneNumber, is_withheld, mask, normalise
 from ivr.domain.school_days import days_off
 from ivr.flows import CallContext, KnownPupil, Turn, UnknownPupil, refuse, welcome
 from ivr.settings import Settings
-from ivr.store.calls import add_call, count_unknown_pupil, record_status, unknown_pupils_from
+from ivr.store.calls import add_call, count_unknown_pupil, record_status
 from ivr.store.lines import Line, find_line
 from ivr.store.roster import find_pupil_id
 
@@ -88,9 +88,9 @@ def start_call(
     now: datetime,
 ) -> CallStart:
     """Greet the caller, or refuse the call; the call's record, once."""
-    line = find_line(connection, _as_e164(called), caller)
+    line = find_line(connection, _as_e164(called), caller, now - rules.unknown_pupils_window)
     language = _language(line) or rules.language
-    refused = _refusal(connection, rules, line, caller, now)
+    refused = _refusal(rules, line, caller)
     if refused or line is None:
         turn = refuse(refused or "unknown_line")
     else:
@@ -116,16 +116,13 @@ def start_call(
     return CallStart(turn, language, line, refused, repeat=not added)
 
 
-def _refusal(
-    connection: Connection, rules: CallRules, line: Line | None, caller: str, now: datetime
-) -> str | None:
+def _refusal(rules: CallRules, line: Line | None, caller: str) -> str | None:
     """Why the call is refused before its first prompt, if it is."""
     if line is None:
         return "unknown_line"
     if is_withheld(caller):
         return None if rules.allow_hidden_caller_id else "hidden_number"
-    tried = unknown_pupils_from(connection, caller, now - rules.unknown_pupils_window)
-    if tried >= rules.max_unknown_pupils_per_caller:
+    if line.caller_tried >= rules.max_unknown_pupils_per_caller:
         return "too_many_attempts"
     return None
 

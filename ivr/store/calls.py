@@ -58,11 +58,12 @@ _COUNT_UNKNOWN = DriverStatement(
     .values(unknown_pupils=_calls.c.unknown_pupils + 1, updated_at=bindparam("now")),
 )
 
-_UNKNOWN_FROM = DriverStatement(
-    "calls.unknown_from",
-    select(func.sum(_calls.c.unknown_pupils)).where(
-        _calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since")
-    ),
+# Unknown personal numbers keyed from the number ``caller`` in calls since ``since``: read
+# with the line at each incoming call (``ivr.store.lines.find_line``), in the same query.
+UNKNOWN_FROM_CALLER = (
+    select(func.coalesce(func.sum(_calls.c.unknown_pupils), 0))
+    .where(_calls.c.caller == bindparam("caller"), _calls.c.started_at >= bindparam("since"))
+    .scalar_subquery()
 )
 
 _STATUS = DriverStatement(
@@ -113,12 +114,6 @@ def add_call(
 def count_unknown_pupil(connection: Connection, call_sid: str, now: datetime) -> None:
     """The call keyed a valid personal number that is in no roster."""
     _COUNT_UNKNOWN.run(connection, {"sid": call_sid, "now": now})
-
-
-def unknown_pupils_from(connection: Connection, caller: str, since: datetime) -> int:
-    """Unknown personal numbers keyed from ``caller``'s number in calls since ``since``."""
-    (total,) = _UNKNOWN_FROM.first(connection, {"caller": caller, "since": since}) or (0,)
-    return int(total or 0)
 
 
 def record_status(

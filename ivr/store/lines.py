@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ivr.store.calls import UNKNOWN_FROM_CALLER
 from ivr.store.driver import DriverStatement
 from ivr.store.models import Guardian, InboundNumber, Organisation, table_of
 
@@ -24,6 +26,7 @@ class Line:
     language: str
     offer_language: str | None = None
     caller_language: str | None = None
+    caller_tried: int = 0  # unknown personal numbers from the caller's number lately
 
 
 _organisations = table_of(Organisation)
@@ -56,17 +59,25 @@ _FIND_LINE = DriverStatement(
         func.coalesce(_numbers.c.language, _organisations.c.language),
         _numbers.c.offer_language,
         _CALLER_LANGUAGE,
+        UNKNOWN_FROM_CALLER,
     )
     .join(_numbers, _numbers.c.organisation_id == _organisations.c.id)
     .where(_numbers.c.number == bindparam("number")),
 )
 
 
-def find_line(connection: Connection, number: str, caller: str = "") -> Line | None:
+def find_line(connection: Connection, number: str, caller: str, since: datetime) -> Line | None:
     """The line of the dialled ``number``, with the preferred language of the guardian
-    calling from ``caller`` (E.164) if there is one: one query on every incoming call."""
-    row = _FIND_LINE.first(connection, {"number": number, "caller": caller})
-    return None if row is None else Line(*row)
+    calling from ``caller`` (E.164) if there is one, and the unknown personal numbers
+    keyed from ``caller`` since ``since`` (the per-caller limit): one query on every
+    incoming call."""
+    row = _FIND_LINE.first(connection, {"number": number, "caller": caller, "since": since})
+    if row is None:
+        return None
+    organisation_id, name, timezone, country, language, offer, caller_language, tried = row
+    return Line(
+        organisation_id, name, timezone, country, language, offer, caller_language, int(tried)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,9 @@ CASES: dict[str, Case] = {
     "pupils.find": Case(
         lambda s: {"organisation_id": s.organisation_id, "number_hash": s.number_hash}
     ),
-    "lines.find": Case(lambda s: {"number": LINE, "caller": ANNA}),
+    "lines.find": Case(
+        lambda s: {"number": LINE, "caller": ANNA, "since": s.now - timedelta(hours=1)}
+    ),
     "lines.organisation_rules": Case(lambda s: {"organisation_id": s.organisation_id}),
     "calls.add": Case(
         lambda s: {
@@ -99,7 +101,6 @@ CASES: dict[str, Case] = {
     "calls.count_unknown": Case(
         lambda s: {"sid": s.call_sid, "now": s.now + timedelta(seconds=9)}, changes=("calls",)
     ),
-    "calls.unknown_from": Case(lambda s: {"caller": ANNA, "since": s.now - timedelta(hours=1)}),
     "calls.status": Case(
         lambda s: {
             "sid": s.call_sid,
