@@ -209,10 +209,15 @@ def test_sqlite_locked_by_another_process(database_url: str, clock: Clock, tmp_p
         call.start()
         call.press(ALVA)
         at_start = call.action
+        other = Webhooks(server.url, "CA2", "http://line.example")
+        other.start()
         holder = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         tomorrow = (clock.now + timedelta(days=1)).strftime("%y%m%d")
         assert "Slå starttid" in call.press(tomorrow).text, "a date needs no database"
+        started = time.monotonic()
+        assert "Tryck 9" in other.press(ALVA).text, "a look-up takes no write lock"
+        assert time.monotonic() - started < 0.5, "nor waits for it"
         started = time.monotonic()
         response = call.press("9", at=at_start)
         _apology_within(response, 3.0, started)
