@@ -135,7 +135,7 @@ def test() -> None:
     run(BIN / "ruff", "format", "--check", "ivr", "tests", "scripts", "dev.py")
     run(BIN / "mypy")
     pytest_arguments = sys.argv[2:]
-    whole_suite = ["--numprocesses", "2", "--cov", "--cov-report", "term"]
+    whole_suite = ["--numprocesses", "2", "--cov", "--cov-report", "term", "--durations", "25"]
     run(BIN / "pytest", *(pytest_arguments or whole_suite))
     if not pytest_arguments:
         install_check()
