@@ -70,18 +70,26 @@ def record_absence(
     session: Session, access: StaffAccess, absence_id: int, action: str, now: datetime
 ) -> None:
     """Record an action on a report, under the report's reference and school."""
-    school_id, reference = session.execute(
-        select(Absence.school_id, Absence.reference).where(Absence.id == absence_id)
-    ).one()
-    record(session, access, action, reference, school_id, now)
+    _record_on(session, access, Absence, absence_id, action, now)
 
 
 def record_outreach(
     session: Session, access: StaffAccess, outreach_id: int, action: str, now: datetime
 ) -> None:
     """Record an action on a missing pupil's outreach, under its reference and school."""
+    _record_on(session, access, Outreach, outreach_id, action, now)
+
+
+def _record_on(
+    session: Session,
+    access: StaffAccess,
+    kind: type[Absence] | type[Outreach],
+    row_id: int,
+    action: str,
+    now: datetime,
+) -> None:
     school_id, reference = session.execute(
-        select(Outreach.school_id, Outreach.reference).where(Outreach.id == outreach_id)
+        select(kind.school_id, kind.reference).where(kind.id == row_id)
     ).one()
     record(session, access, action, reference, school_id, now)
 

@@ -170,31 +170,11 @@ def _finish(session: Session, message_id: int, dispatcher: str, **values: Any) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def mark_sent(
-    session: Session,
-    message_id: int,
-    dispatcher: str,
-    now: datetime,
-    provider_id: str,
-    provider_status: str | None,
-) -> bool:
-    return _finish(
-        session,
-        message_id,
-        dispatcher,
-        status=MessageStatus.SENT,
-        provider_id=provider_id,
-        provider_status=provider_status,
-        sent_at=now,
-        last_error=None,
-        updated_at=now,
-    )
-
-
 _outbox = table_of(OutboxMessage)
 
-# Every confirmation a dispatcher hands over is marked sent: the outcomes that arrive
-# together go in one ``executemany`` (``mark_all_sent``).
+# Every message a provider took is marked sent by this statement: one at a time
+# (``mark_sent``), or the outcomes that arrive together in one ``executemany``
+# (``mark_all_sent``, the dispatcher's).
 _MARK_SENT = DriverStatement(
     "outbox.mark_sent",
     update(_outbox)
@@ -225,23 +205,26 @@ class Handed:
     provider_id: str
     provider_status: str | None
 
+    def values(self, dispatcher: str) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "dispatcher": dispatcher,
+            "given_id": self.provider_id,
+            "given_status": self.provider_status,
+            "now": self.at,
+        }
+
+
+def mark_sent(session: Session, handed: Handed, dispatcher: str) -> bool:
+    """End the claim of a message the provider took; False if ``dispatcher`` no longer
+    holds it."""
+    return bool(_MARK_SENT.run(session.connection(), handed.values(dispatcher)).rowcount)
+
 
 def mark_all_sent(connection: Connection, handed: Sequence[Handed], dispatcher: str) -> None:
     """``mark_sent`` for many messages at once (those the dispatcher still holds)."""
     if handed:
-        _MARK_SENT.run_many(
-            connection,
-            [
-                {
-                    "message_id": item.message_id,
-                    "dispatcher": dispatcher,
-                    "given_id": item.provider_id,
-                    "given_status": item.provider_status,
-                    "now": item.at,
-                }
-                for item in handed
-            ],
-        )
+        _MARK_SENT.run_many(connection, [item.values(dispatcher) for item in handed])
 
 
 def mark_retry(

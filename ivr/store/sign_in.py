@@ -250,20 +250,19 @@ def end_session(session: Session, session_hash: str) -> None:
 
 def absence_place(session: Session, absence_id: int) -> tuple[int, str]:
     """The school and group of an absence's pupil."""
-    row = session.execute(
-        select(Absence.school_id, Pupil.group_name)
-        .join(Pupil, Pupil.id == Absence.pupil_id)
-        .where(Absence.id == absence_id)
-    ).one()
-    return row[0], row[1]
+    return _place(session, Absence, absence_id)
 
 
 def outreach_place(session: Session, outreach_id: int) -> tuple[int, str]:
     """The school and group of an outreach's pupil."""
+    return _place(session, Outreach, outreach_id)
+
+
+def _place(session: Session, kind: type[Absence] | type[Outreach], row_id: int) -> tuple[int, str]:
     row = session.execute(
-        select(Outreach.school_id, Pupil.group_name)
-        .join(Pupil, Pupil.id == Outreach.pupil_id)
-        .where(Outreach.id == outreach_id)
+        select(kind.school_id, Pupil.group_name)
+        .join(Pupil, Pupil.id == kind.pupil_id)
+        .where(kind.id == row_id)
     ).one()
     return row[0], row[1]
 

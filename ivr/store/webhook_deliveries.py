@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ivr.domain.statuses import MessageStatus
 from ivr.store.models import OutboxMessage, WebhookEndpoint
-from ivr.store.outbox import mark_failed, mark_retry, mark_sent
+from ivr.store.outbox import Handed, mark_failed, mark_retry, mark_sent
 from ivr.store.webhooks import CHANNEL, list_endpoints
 
 
@@ -150,7 +150,7 @@ def record_delivered(session: Session, sent: Sequence[Sent], holder: str) -> Non
     for item in sent:
         delivery = item.delivery
         if mark_sent(
-            session, delivery.message_id, holder, item.at, delivery.webhook_id, item.status
+            session, Handed(delivery.message_id, item.at, delivery.webhook_id, item.status), holder
         ):
             taken[delivery.endpoint_id] += 1
             latest[delivery.endpoint_id] = max(item.at, latest.get(delivery.endpoint_id, item.at))
